@@ -1,0 +1,230 @@
+"""The lock file: which GUID each card has, and when its content last changed.
+
+GUIDs are decided here and nowhere else. A card keeps its GUID through an explicit id,
+an exact front match, or (conservatively) a reworded front; otherwise it gets one derived
+from its front. A note's modification time moves only when its content does, because
+Anki's importer updates a note only when the package's time is later than its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from generator.diagnostics import DeckError, Diagnostic
+from generator.model import Lock, LockEntry, Note, RenderedCard, SourcePos
+
+LOCK_NAME = "deck.lock"
+VERSION = 1
+SIMILAR = 0.75  # how alike a reworded front must be to keep its GUID without the same back
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+class LockError(DeckError):
+    pass
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def normalize(markdown: str) -> str:
+    return " ".join(markdown.split())
+
+
+def front_hash(rendered: RenderedCard) -> str:
+    return digest(normalize(rendered.card.front))
+
+
+def content_hash(rendered: RenderedCard, notetype: str) -> str:
+    """What Anki stores for the note: its type, fields and tags."""
+    card = rendered.card
+    return digest("\x1e".join((notetype, "\x1f".join(rendered.fields), " ".join(card.tags))))
+
+
+def guid_for(front: str, salt: int = 0) -> str:
+    """A GUID from the front alone, base62 so it is safe inside an HTML comment."""
+    value = int.from_bytes(hashlib.sha256(f"{salt}\x00{front}".encode()).digest()[:8], "big")
+    out = ""
+    while value:
+        value, rest = divmod(value, 62)
+        out = _ALPHABET[rest] + out
+    return out or "0"
+
+
+def read(path: Path) -> Lock:
+    """The lock at `path`, or an empty one when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    except (OSError, UnicodeDecodeError) as error:
+        raise LockError(f"{path}: cannot read the lock file: {error}") from None
+    try:
+        data = json.loads(text)
+        if data.get("version") != VERSION:
+            raise ValueError(f"unknown lock version '{data.get('version')}'")
+        notes = tuple(LockEntry(guid=n["guid"], file=n["file"], deck=n["deck"],
+                                front=n["front"], back=n["back"], content=n["content"],
+                                mod=int(n["mod"]), front_text=n.get("text", ""))
+                      for n in data["notes"])
+        notetypes = tuple((int(k), v["hash"], int(v["mod"]))
+                          for k, v in sorted(data.get("notetypes", {}).items()))
+        return Lock(id_base=int(data["id_base"]), notes=notes, notetypes=notetypes)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise LockError(f"{path}: the lock file is corrupt ({error}); fix it from git, "
+                        "or rebuild it from the sources with --reset-lock (identities of "
+                        "reworded cards will not be kept)") from None
+
+
+def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
+    """Decide every note's GUID and time.
+
+    `cards` pairs each rendered card with its note type's name, in source order. Returns
+    (notes, removed lock entries, diagnostics).
+    """
+    diagnostics = _duplicates(cards)
+    entries = list(lock.notes)
+    by_guid = {e.guid: e for e in entries}
+    by_front: dict[str, LockEntry] = {}
+    for entry in entries:
+        by_front.setdefault(entry.front, entry)
+    fronts = [front_hash(r) for r, _ in cards]
+    chosen: dict[int, tuple[str, LockEntry | None]] = {}
+    claimed: set[str] = set()
+
+    for i, (rendered, _) in enumerate(cards):  # 1. explicit ids
+        guid = rendered.card.explicit_id
+        if guid is not None and guid not in claimed:
+            chosen[i] = (guid, by_guid.get(guid))
+            claimed.add(guid)
+    for i in range(len(cards)):  # 2. the same front
+        entry = by_front.get(fronts[i])
+        if i not in chosen and entry is not None and entry.guid not in claimed:
+            chosen[i] = (entry.guid, entry)
+            claimed.add(entry.guid)
+    reworded = _reworded(cards, fronts, [e for e in entries if e.guid not in claimed],
+                         set(fronts), chosen)
+    for i, entry in reworded.items():
+        chosen[i] = (entry.guid, entry)
+        claimed.add(entry.guid)
+    used = claimed | set(by_guid)
+    for i, (rendered, _) in enumerate(cards):  # 4. new: from the front, never one in use
+        if i not in chosen:
+            salt, guid = 0, guid_for(normalize(rendered.card.front))
+            while guid in used:
+                salt += 1
+                guid = guid_for(normalize(rendered.card.front), salt)
+            chosen[i] = (guid, None)
+            used.add(guid)
+
+    notes = []
+    for i, (rendered, notetype) in enumerate(cards):
+        guid, entry = chosen[i]
+        content = content_hash(rendered, notetype)
+        if entry is None:
+            mod, status = now, "new"
+        elif entry.content == content:
+            mod, status = entry.mod, "unchanged"
+        else:
+            # strictly later: an equal time makes Anki skip the update
+            mod, status = max(now, entry.mod + 1), "changed"
+        notes.append(Note(guid=guid, rendered=rendered, mod=mod, status=status,
+                          content_hash=content,
+                          previous=entry,
+                          renamed_from=entry.front_text if i in reworded else None))
+    removed = tuple(e for e in entries if e.guid not in claimed)
+    return tuple(notes), removed, diagnostics
+
+
+def _reworded(cards, fronts, unclaimed, current_fronts, chosen) -> dict[int, LockEntry]:
+    """Cards whose question was reworded: an entry of the same file whose front is gone,
+    with the same back or a very similar front. Best pairs first; each used once."""
+    orphans = [e for e in unclaimed if e.front not in current_fronts]
+    pairs = []
+    for i, (rendered, _) in enumerate(cards):
+        if i in chosen:
+            continue
+        card = rendered.card
+        back = digest(normalize(card.back))
+        text = normalize(card.front)
+        for n, entry in enumerate(orphans):
+            if entry.file != card.pos.path:
+                continue
+            ratio = difflib.SequenceMatcher(None, entry.front_text, text).ratio()
+            if entry.back == back or ratio >= SIMILAR:
+                pairs.append((-(entry.back == back), -ratio, i, n))
+    found: dict[int, LockEntry] = {}
+    taken: set[int] = set()
+    for _, _, i, n in sorted(pairs):
+        if i not in found and n not in taken:
+            found[i] = orphans[n]
+            taken.add(n)
+    return found
+
+
+def _duplicates(cards) -> tuple[Diagnostic, ...]:
+    found = []
+    first_front: dict[str, SourcePos] = {}
+    first_id: dict[str, SourcePos] = {}
+    for rendered, _ in cards:
+        card = rendered.card
+        if card.explicit_id is not None:
+            seen = first_id.setdefault(card.explicit_id, card.pos)
+            if seen != card.pos:
+                found.append(Diagnostic(card.pos, "E104", f"id '{card.explicit_id}' is "
+                                        f"already used by the card at {seen}"))
+            continue
+        key = normalize(card.front)
+        seen = first_front.setdefault(key, card.pos)
+        if seen != card.pos:
+            found.append(Diagnostic(card.pos, "E103", "the same front as the card at "
+                                    f"{seen}; reword one, or give each an '<!-- id: ... -->'"))
+    return tuple(found)
+
+
+def notetype_mods(lock: Lock, hashes: dict[int, str], now: int) -> dict[int, int]:
+    """A note type's time moves when its CSS or templates change, so Anki takes the new CSS."""
+    recorded = {nid: (h, mod) for nid, h, mod in lock.notetypes}
+    mods = {}
+    for nid, h in hashes.items():
+        old = recorded.get(nid)
+        mods[nid] = old[1] if old and old[0] == h else max(now, old[1] + 1) if old else now
+    return mods
+
+
+def render_lock(notes, id_base: int, hashes: dict[int, str], mods: dict[int, int]) -> str:
+    """Stable JSON with one note per line, so git diffs show which cards changed."""
+    head = {"version": VERSION, "id_base": id_base,
+            "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k]} for k in sorted(hashes)}}
+    lines = [json.dumps(head, sort_keys=True)[:-1] + ', "notes": [']
+    rows = []
+    for note in notes:
+        card = note.card
+        rows.append(json.dumps({
+            "guid": note.guid, "file": card.pos.path, "deck": card.deck,
+            "front": front_hash(note.rendered), "back": digest(normalize(card.back)),
+            "content": note.content_hash, "mod": note.mod, "text": normalize(card.front),
+        }, ensure_ascii=False))
+    lines.append(",\n".join(rows))
+    lines.append("]}")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write beside the target and rename, so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,166 @@
+"""markdown-it-py behind one module: CommonMark + GFM tables and strikethrough, front
+matter, and math for Anki's MathJax.
+
+`$...$`, `$$...$$`, `\\(...\\)` and `\\[...\\]` are parsed before any emphasis or escape
+rule runs, so the LaTeX inside reaches the field byte for byte (only `< > &` escaped).
+"""
+
+from __future__ import annotations
+
+import functools
+from html import escape
+from typing import Any, Callable
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from generator import highlight
+
+__all__ = ["parser", "RenderEnv"]
+
+# env keys a caller passes to `render`:
+#   path (str), line0 (int: file line of the text's first line), cloze (bool),
+#   image (callable(src, line) -> str | None: the stored name), warn (callable(line, code, msg))
+RenderEnv = dict[str, Any]
+
+
+def _bracket_inline(state: StateInline, silent: bool) -> bool:
+    """`\\(...\\)` inline and `\\[...\\]` inside a paragraph."""
+    src, pos = state.src, state.pos
+    if src[pos] != "\\" or pos + 1 >= state.posMax or src[pos + 1] not in "([":
+        return False
+    closer = "\\)" if src[pos + 1] == "(" else "\\]"
+    end = src.find(closer, pos + 2)
+    if end == -1 or end + 2 > state.posMax:
+        return False
+    if not silent:
+        token = state.push("math_inline" if closer == "\\)" else "math_inline_double", "math", 0)
+        token.content = src[pos + 2 : end]
+        token.markup = src[pos : pos + 2]
+    state.pos = end + 2
+    return True
+
+
+def _bracket_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`\\[` opening a line, up to the line that ends with `\\]`."""
+    if state.sCount[start] - state.blkIndent >= 4:
+        return False
+    begin = state.bMarks[start] + state.tShift[start]
+    if not state.src.startswith("\\[", begin):
+        return False
+    line = start
+    while line < end:
+        text = state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]].rstrip()
+        first = line == start
+        if text.endswith("\\]") and (not first or len(text) >= 4):
+            break
+        if not first and not text:
+            return False  # a blank line: not a display formula
+        line += 1
+    else:
+        return False
+    if silent:
+        return True
+    body = state.src[begin + 2 : state.eMarks[line]].rstrip()
+    token = state.push("math_block", "math", 0)
+    token.block = True
+    token.content = body[:-2]
+    token.map = [start, line + 1]
+    token.markup = "\\["
+    state.line = line + 1
+    return True
+
+
+def _math(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    latex = token.content
+    if env.get("cloze"):
+        # Anki's cloze parser ends a cloze at the first `}}`; LaTeX ignores the space.
+        while "}}" in latex:
+            latex = latex.replace("}}", "} }")
+    if token.type == "math_inline":
+        return "\\(" + escape(latex, quote=False) + "\\)"
+    display = "\\[" + escape(latex.strip("\n"), quote=False) + "\\]"
+    if token.type == "math_inline_double":
+        return display
+    return f'<div class="math">{display}</div>\n'
+
+
+def _fence(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    lang = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+    html, known = highlight.highlight(token.content, lang)
+    if not known and "warn" in env:
+        env["warn"](token.map[0] if token.map else 0, "W301",
+                    f"unknown code language '{lang}'; rendered as plain text")
+    cls = f' class="language-{escape(lang)}"' if lang else ""
+    return f'<pre class="highlight"><code{cls}>{html}</code></pre>\n'
+
+
+def _image(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    alt = escape(_plain(token.children or []))
+    resolve: Callable | None = env.get("image")
+    if resolve is not None:
+        stored = resolve(src, token.map[0] if token.map else env.get("block_line", 0))
+        if stored is not None:
+            src = stored
+    title = token.attrGet("title")
+    extra = f' title="{escape(title)}"' if title else ""
+    return f'<img src="{escape(src)}" alt="{alt}"{extra}>'
+
+
+def _plain(children) -> str:
+    return "".join(c.content if c.type != "image" else _plain(c.children or []) for c in children)
+
+
+def _table_open(self, tokens, idx, options, env) -> str:
+    # a wrapper lets a wide table scroll on a phone instead of widening the card
+    return '<div class="table">\n<table>\n'
+
+
+def _table_close(self, tokens, idx, options, env) -> str:
+    return "</table>\n</div>\n"
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> MarkdownIt:
+    """The one parser instance; it keeps no state between documents."""
+    md = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
+    front_matter_plugin(md)
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False,
+                      double_inline=True)
+    md.inline.ruler.before("escape", "math_brackets", _bracket_inline)
+    md.block.ruler.before("paragraph", "math_brackets_block", _bracket_block,
+                          {"alt": ["paragraph", "reference", "blockquote", "list"]})
+    for name in ("math_inline", "math_inline_double", "math_block"):
+        md.add_render_rule(name, _math)
+    md.add_render_rule("fence", _fence)
+    md.add_render_rule("image", _image)
+    md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("table_close", _table_close)
+    return md
+
+
+def parse(text: str) -> list[Token]:
+    return parser().parse(text)
+
+
+def render(text: str, env: RenderEnv) -> str:
+    md = parser()
+    tokens = md.parse(text, env)
+    for token in tokens:
+        # inline tokens carry no line; give images their block's, for messages
+        for child in token.children or ():
+            if child.type == "image":
+                child.map = token.map
+    return md.renderer.render(tokens, md.options, env)
+
+
+def render_inline(text: str, env: RenderEnv) -> str:
+    return parser().renderInline(text, env)

@@ -1,0 +1,80 @@
+"""Media references: resolve a Markdown image path to a file and a content-hashed name.
+
+Anki's media folder is flat and media sync ignores a changed file that keeps its name, so
+every file is stored as `<ascii-stem>-<8 hex of its sha256><.ext>`: two different
+`diagram.png` files both survive, and an edited image reaches every device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+from urllib.parse import unquote
+
+from generator.model import MediaFile
+
+_EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, data:, ...
+
+
+class MediaError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def stored_name(path: Path, digest: str) -> str:
+    """A short, ASCII, mobile-safe name that changes whenever the content does."""
+    stem = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9.-]+", "-", stem).strip("-._")[:40].rstrip("-._") or "media"
+    return f"{stem}-{digest[:8]}{path.suffix.lower()}"
+
+
+class MediaResolver:
+    """Finds referenced files; hashes each file once per build."""
+
+    def __init__(self, source_dir: Path, media_dir: Path, project_dir: Path):
+        self.source_dir = source_dir.resolve()
+        self.media_dir = media_dir.resolve()
+        self.project_dir = project_dir.resolve()
+        self._hashed: dict[Path, MediaFile] = {}
+
+    def resolve(self, markdown_path: str, src: str) -> MediaFile | None:
+        """The file behind `src` in `markdown_path` (relative to the source folder), or
+        None for a URL. Raises MediaError for a missing file or one outside the project."""
+        if not src or _EXTERNAL.match(src) or src.startswith("//"):
+            return None
+        rel = unquote(src.split("#", 1)[0].split("?", 1)[0])
+        # relative to the Markdown file, as GitHub previews it; a bare name also in media/
+        candidates = [self.source_dir / Path(markdown_path).parent / rel]
+        if "/" not in rel:
+            candidates.append(self.media_dir / rel)
+        for candidate in candidates:
+            real = candidate.resolve()
+            if not (_inside(real, self.project_dir) or _inside(real, self.media_dir)):
+                raise MediaError("E402", f"image '{src}' is outside the project; "
+                                 "move it under 'media/'")
+            if real.is_file():
+                return self._hash(real)
+        raise MediaError("E401", f"image '{src}' not found (looked in "
+                         + " and ".join(f"'{_show(c.parent, self.project_dir)}'"
+                                        for c in candidates) + ")")
+
+    def _hash(self, path: Path) -> MediaFile:
+        found = self._hashed.get(path)
+        if found is None:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found = self._hashed[path] = MediaFile(str(path), stored_name(path, digest))
+        return found
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _show(path: Path, project: Path) -> str:
+    try:
+        return path.resolve().relative_to(project).as_posix() or "."
+    except ValueError:
+        return str(path)

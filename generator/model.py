@@ -1,0 +1,101 @@
+"""The values that travel through the pipeline; all frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True, order=True)
+class SourcePos:
+    """A place in a source file; `path` is relative to the source folder, `/`-separated."""
+
+    path: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class Kind(str, Enum):
+    BASIC = "basic"
+    REVERSED = "reversed"
+    CLOZE = "cloze"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card as written: Markdown text, no HTML yet."""
+
+    pos: SourcePos
+    deck: str
+    kind: Kind
+    front: str  # Markdown: the heading, plus what stands above a `?` line
+    back: str  # Markdown
+    tags: tuple[str, ...] = ()
+    explicit_id: str | None = None
+    back_line: int = 0  # first line of `back` in the file, for positions inside it
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    source: str  # absolute path on disk
+    name: str  # content-hashed name inside the package
+
+
+@dataclass(frozen=True)
+class RenderedCard:
+    card: Card
+    fields: tuple[str, ...]  # in the note type's field order
+    media: tuple[MediaFile, ...] = ()  # files the fields refer to
+
+
+@dataclass(frozen=True)
+class Note:
+    """A rendered card with its identity decided."""
+
+    guid: str
+    rendered: RenderedCard
+    mod: int  # seconds; the time its content last changed
+    status: str  # new | changed | unchanged
+    content_hash: str = ""
+    previous: "LockEntry | None" = None  # the lock entry it was matched to
+    renamed_from: str | None = None  # old front, when matched by similarity
+
+    @property
+    def card(self) -> Card:
+        return self.rendered.card
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    guid: str
+    file: str
+    deck: str
+    front: str  # hash of the front
+    back: str  # hash of the back
+    content: str  # hash of the rendered note
+    mod: int
+    front_text: str = ""  # first words of the front, for messages and similarity
+
+
+@dataclass(frozen=True)
+class Lock:
+    id_base: int = 0  # milliseconds; note and card ids are counted from it
+    notes: tuple[LockEntry, ...] = ()
+    notetypes: tuple[tuple[int, str, int], ...] = ()  # (id, hash, mod)
+
+
+@dataclass(frozen=True)
+class Summary:
+    decks: int
+    new: int
+    changed: int
+    unchanged: int
+    removed: tuple[LockEntry, ...]
+    moved: tuple[tuple[Note, str], ...]  # note, old deck
+    reworded: tuple[Note, ...]
+    media: int
+    output: str
+    seconds: float = 0.0

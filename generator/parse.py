@@ -1,0 +1,164 @@
+"""Markdown text to `Card`s with positions. No HTML is produced here.
+
+A file is a deck; each `## ` heading starts a card whose back runs to the next heading.
+Structure comes from markdown-it's block tokens, so a `## ` inside a code block, or a
+setext heading, is read the way the user's editor previews it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+import yaml
+
+from generator import markdown
+from generator.diagnostics import Diagnostic
+from generator.model import Card, Kind, SourcePos
+
+CLOZE_RE = re.compile(r"\{\{c\d+::")
+META_RE = re.compile(r"^\s*<!--\s*(id|tags|type)\s*:\s*(.*?)\s*-->\s*$")
+KINDS = {"basic": Kind.BASIC, "reversed": Kind.REVERSED, "reverse": Kind.REVERSED,
+         "cloze": Kind.CLOZE}
+_PROTECTED = {"fence", "code_block", "html_block", "math_block"}
+
+
+def deck_prefix(path: str) -> str:
+    """Sub-folders of the source folder become parent decks."""
+    parts = PurePosixPath(path).parts[:-1]
+    return "".join(f"{part}::" for part in parts)
+
+
+def parse_file(path: str, text: str) -> tuple[tuple[Card, ...], tuple[Diagnostic, ...]]:
+    """Cards of one source file; `path` is relative to the source folder."""
+    diagnostics: list[Diagnostic] = []
+    tokens = markdown.parse(text)
+    lines = text.split("\n")
+
+    meta: dict = {}
+    if tokens and tokens[0].type == "front_matter":
+        meta, problem = _front_matter(tokens[0].content)
+        if problem:
+            diagnostics.append(Diagnostic(SourcePos(path, 1), "E106", problem))
+
+    headings = [(i, t) for i, t in enumerate(tokens)
+                if t.type == "heading_open" and t.level == 0 and t.tag in ("h1", "h2")]
+    title = next((tokens[i + 1].content.strip() for i, t in headings if t.tag == "h1"), None)
+    name = meta.get("deck") if isinstance(meta.get("deck"), str) and meta["deck"].strip() else None
+    deck = deck_prefix(path) + (name or title or PurePosixPath(path).stem).strip()
+
+    file_tags, problems = _tags(meta.get("tags", ()))
+    diagnostics += [Diagnostic(SourcePos(path, 1), "E106", p) for p in problems]
+    file_kind = KINDS.get(str(meta.get("type", "basic")).lower())
+    if file_kind is None:
+        diagnostics.append(Diagnostic(SourcePos(path, 1), "E106",
+                                      f"unknown card type '{meta.get('type')}'; "
+                                      "expected 'basic', 'reversed' or 'cloze'"))
+        file_kind = Kind.BASIC
+
+    protected: set[int] = set()
+    for token in tokens:
+        if token.type in _PROTECTED and token.map:
+            protected.update(range(token.map[0], token.map[1]))
+
+    cards = []
+    for n, (i, token) in enumerate(headings):
+        if token.tag != "h2":
+            continue
+        end = headings[n + 1][1].map[0] if n + 1 < len(headings) else len(lines)
+        card, found = _card(path, deck, file_kind, file_tags, tokens[i + 1].content.strip(),
+                            token.map, end, lines, protected)
+        diagnostics += found
+        if card is not None:
+            cards.append(card)
+    return tuple(cards), tuple(diagnostics)
+
+
+def _front_matter(content: str) -> tuple[dict, str | None]:
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark else ""
+        return {}, f"front matter is not valid YAML{where}"
+    if data is None:
+        return {}, None
+    if not isinstance(data, dict):
+        return {}, "front matter must be a mapping of 'key: value' lines"
+    return data, None
+
+
+def _tags(value) -> tuple[tuple[str, ...], list[str]]:
+    """Tags from `tags: a b` or `tags: [a, b]`; a tag cannot hold a space in Anki."""
+    if isinstance(value, str):
+        return tuple(value.split()), []
+    if not isinstance(value, (list, tuple)):
+        return (), [f"tags must be a list or a space-separated string, not '{value}'"]
+    tags, problems = [], []
+    for tag in value:
+        text = str(tag).strip()
+        if not text or any(c.isspace() for c in text):
+            problems.append(f"tag '{text}' contains a space; Anki tags are single words "
+                            f"(did you mean '{'_'.join(text.split())}'?)")
+        else:
+            tags.append(text)
+    return tuple(tags), problems
+
+
+def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protected):
+    """One card from its heading and the lines up to `end` (0-based, exclusive)."""
+    diagnostics = []
+    pos = SourcePos(path, heading_map[0] + 1)
+    first = heading_map[1]
+
+    tags, explicit_id = list(file_tags), None
+    while first < end and (m := META_RE.match(lines[first])):
+        key, value = m.group(1), m.group(2)
+        where = SourcePos(path, first + 1)
+        if key == "id":
+            if not value or any(c.isspace() for c in value):
+                diagnostics.append(Diagnostic(where, "E105", f"invalid id '{value}'"))
+            else:
+                explicit_id = value
+        elif key == "tags":
+            tags += value.split()
+        elif (chosen := KINDS.get(value.lower())) is not None:
+            kind = chosen
+        else:
+            diagnostics.append(Diagnostic(where, "E105", f"unknown card type '{value}'; "
+                                          "expected 'basic', 'reversed' or 'cloze'"))
+        first += 1
+
+    split = next((n for n in range(first, end)
+                  if lines[n].strip() == "?" and n not in protected), None)
+    extra_front = _block(lines[first:split]) if split is not None else ""
+    back_start = split + 1 if split is not None else first
+    back = _block(lines[back_start:end])
+    front = heading + ("\n\n" + extra_front if extra_front else "")
+    if CLOZE_RE.search(front):
+        kind = Kind.CLOZE
+
+    if not heading and not extra_front:
+        diagnostics.append(Diagnostic(pos, "E101", "card has no front"))
+        return None, diagnostics
+    if kind is Kind.CLOZE and not CLOZE_RE.search(front):
+        diagnostics.append(Diagnostic(pos, "E107", "cloze card has no '{{c1::...}}' in its front"))
+        return None, diagnostics
+    if not back and kind is not Kind.CLOZE:
+        diagnostics.append(Diagnostic(pos, "E102", "card has no back"))
+        return None, diagnostics
+    back_line = back_start + _leading_blank(lines[back_start:end]) + 1
+    return Card(pos=pos, deck=deck, kind=kind, front=front, back=back,
+                tags=tuple(dict.fromkeys(tags)), explicit_id=explicit_id,
+                back_line=back_line), diagnostics
+
+
+def _leading_blank(lines) -> int:
+    n = 0
+    while n < len(lines) and not lines[n].strip():
+        n += 1
+    return n
+
+
+def _block(lines) -> str:
+    return "\n".join(lines).strip("\n").rstrip()
