@@ -1,0 +1,128 @@
+"""Shared fixtures: sample projects, and a real Anki collection (`anki` on PyPI)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import build
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECTS = Path(__file__).resolve().parent / "projects"
+
+
+def make_project(tmp_path: Path, sources: dict[str, str], media: dict[str, bytes] | None = None
+                 ) -> Path:
+    """A project folder with `source/` files (relative path -> text) and `media/` files."""
+    root = tmp_path / "project"
+    for rel, text in sources.items():
+        path = root / "source" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (root / "source").mkdir(parents=True, exist_ok=True)
+    (root / "media").mkdir(exist_ok=True)
+    for rel, data in (media or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def copy_project(tmp_path: Path, name: str) -> Path:
+    """A copy of `tests/projects/<name>` (or of the repository's own deck for 'seed')."""
+    root = tmp_path / name
+    if name == "seed":
+        shutil.copytree(ROOT / "source", root / "source")
+        if (ROOT / "media").is_dir():
+            shutil.copytree(ROOT / "media", root / "media")
+    else:
+        shutil.copytree(PROJECTS / name, root)
+    return root
+
+
+def build_project(root: Path, now: int, output: str = "out.apkg"):
+    """Build like `deck build -o out.apkg` in `root`, at a chosen clock time."""
+    project = build.load_project(output=output, cwd=root)
+    summary, compiled = build.build(project, now=now)
+    return Path(summary.output), summary, compiled
+
+
+def _card_answer():
+    from anki.scheduler.v3 import CardAnswer
+
+    return CardAnswer
+
+
+class Anki:
+    """A fresh collection driven the way Anki desktop drives it."""
+
+    def __init__(self, path: Path):
+        from anki.collection import Collection
+
+        self.col = Collection(str(path))
+
+    def import_package(self, package: Path):
+        """Import with Anki's default options (update notes and note types "if newer")."""
+        from anki.collection import ImportAnkiPackageRequest
+
+        options = self.col._backend.get_import_anki_package_presets()
+        return self.col.import_anki_package(
+            ImportAnkiPackageRequest(package_path=str(package), options=options)).log
+
+    def notes(self) -> dict[str, object]:
+        """guid -> note."""
+        return {self.col.get_note(nid).guid: self.col.get_note(nid)
+                for nid in self.col.find_notes("")}
+
+    def review_all(self) -> int:
+        """Answer every new card once, 'easy', through the v3 scheduler, deck by deck as a
+        user studying would; returns how many were answered."""
+        assert self.col.sched.version == 3
+        answered: set[int] = set()
+        for did in sorted({self.col.get_card(c).did for c in self.col.find_cards("is:new")}):
+            conf = self.col.decks.config_dict_for_deck_id(did)
+            conf["new"]["perDay"] = conf["rev"]["perDay"] = 9999
+            self.col.decks.update_config(conf)
+            self.col.decks.select(did)
+            while True:
+                queued = self.col.sched.get_queued_cards(fetch_limit=1000).cards
+                todo = [q for q in queued if q.card.id not in answered]
+                if not todo:
+                    break
+                card = self.col.get_card(todo[0].card.id)
+                card.start_timer()
+                self.col.sched.answer_card(self.col.sched.build_answer(
+                    card=card, states=todo[0].states, rating=_card_answer().EASY))
+                answered.add(card.id)
+        return len(answered)
+
+    def card_states(self) -> dict[int, tuple]:
+        """card id -> (note id, ord, type, queue, due, ivl, reps)."""
+        rows = self.col.db.all("select id, nid, ord, type, queue, due, ivl, reps from cards")
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def close(self) -> None:
+        self.col.close()
+
+
+@pytest.fixture
+def anki(tmp_path):
+    collection = Anki(tmp_path / "collection.anki2")
+    yield collection
+    collection.close()
+
+
+@pytest.fixture
+def anki_factory(tmp_path):
+    opened = []
+
+    def make(name: str) -> Anki:
+        collection = Anki(tmp_path / f"{name}.anki2")
+        opened.append(collection)
+        return collection
+
+    yield make
+    for collection in opened:
+        collection.close()
