@@ -20,7 +20,10 @@ from generator.model import Lock, LockEntry, Note, RenderedCard, SourcePos
 
 LOCK_NAME = "deck.lock"
 VERSION = 1
-SIMILAR = 0.75  # how alike a reworded front must be to keep its GUID without the same back
+# How alike a reworded front must be to keep its GUID: with the same back, or without.
+# Short backs ("SoftMax") recur, so even a same-back match needs a related question.
+SIMILAR_SAME_BACK = 0.5
+SIMILAR = 0.75
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -151,12 +154,12 @@ def _reworded(cards, fronts, unclaimed, current_fronts, chosen) -> dict[int, Loc
             continue
         card = rendered.card
         back = digest(normalize(card.back))
-        text = normalize(card.front)
+        text = normalize(card.front).lower()
         for n, entry in enumerate(orphans):
             if entry.file != card.pos.path:
                 continue
-            ratio = difflib.SequenceMatcher(None, entry.front_text, text).ratio()
-            if entry.back == back or ratio >= SIMILAR:
+            ratio = difflib.SequenceMatcher(None, entry.front_text.lower(), text).ratio()
+            if ratio >= SIMILAR or (entry.back == back and ratio >= SIMILAR_SAME_BACK):
                 pairs.append((-(entry.back == back), -ratio, i, n))
     found: dict[int, LockEntry] = {}
     taken: set[int] = set()

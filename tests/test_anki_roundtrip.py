@@ -1,0 +1,146 @@
+"""The product's promise, checked with the real Anki backend: a rebuilt package updates
+the user's notes in place, keeps every review, adds only new cards, never duplicates."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from tests.conftest import build_project, copy_project, make_project
+
+T0 = 1_800_000_000
+SEED = "march-2025-flashcards.md"
+
+
+def edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_seed_deck_imports_cleanly(tmp_path, anki):
+    root = copy_project(tmp_path, "seed")
+    package, summary, _ = build_project(root, T0)
+    log = anki.import_package(package)
+    assert (len(log.new), len(log.updated), len(log.duplicate), len(log.conflicting)) == \
+        (24, 0, 0, 0)
+    assert anki.col.card_count() == 24
+    assert [d.name for d in anki.col.decks.all_names_and_ids()
+            if d.name != "Default"] == ["March 2025 Flashcards"]
+    message, ok = anki.col.fix_integrity()
+    assert ok and message == "Database rebuilt and optimized.", message
+
+    fields = {n.fields[0]: n.fields[1] for n in anki.notes().values()}
+    f1 = fields["F1 score"]
+    assert r"\[F_1 = 2 \cdot \frac{\text{Precision} \cdot \text{Recall}}" in f1
+    view = fields["PyTorch method that changes the shape of a tensor without changing its "
+                  "contents."]
+    assert '<pre class="highlight"><code class="language-python">' in view
+    assert '<span class="mi">28</span><span class="o">*</span><span class="mi">28</span>' in view
+    assert "2828" not in view
+    assert fields["<code>F.relu</code>"].startswith("<p>ReLU Rectified Linear Unit")
+    assert "<li>Much longer training times</li>" in fields["Downsides of deeper architectures?"]
+
+
+def test_edit_round_trip_updates_in_place_and_keeps_reviews(tmp_path, anki):
+    root = copy_project(tmp_path, "seed")
+    v1, _, _ = build_project(root, T0)
+    anki.import_package(v1)
+    assert anki.review_all() == 24
+    before_notes = {g: n.id for g, n in anki.notes().items()}
+    before_cards = anki.card_states()
+    revlog = anki.col.db.scalar("select count() from revlog")
+
+    source = root / "source" / SEED
+    edit(source, "\nSigmoid\n", "\nSigmoid: one output squashed between 0 and 1\n")
+    edit(source, "## Consequence of using a learning rate that is too low?",
+         "## What is the consequence of a learning rate that is too low?")
+    edit(source, "## Way of digging into what your classification model got wrong\n\n"
+                 "Confusion Matrix\n\n", "")
+    source.write_text(source.read_text() + "\n## What does `zero_grad` do?\n\n"
+                      "Resets every gradient to zero.\n")
+    v2, summary, _ = build_project(root, T0 + 1)
+    assert (summary.new, summary.changed, len(summary.removed)) == (1, 2, 1)
+    assert [n.renamed_from for n in summary.reworded] == [
+        "Consequence of using a learning rate that is too low?"]
+
+    anki.col.db.execute("update col set ls = scm")  # as if just synced
+    log = anki.import_package(v2)
+    assert (len(log.new), len(log.updated), len(log.duplicate), len(log.conflicting)) == \
+        (1, 2, 21, 0)
+    assert not anki.col.schema_changed(), "the import would force a full sync"
+
+    after = anki.notes()
+    assert len(after) == 25  # 24 + 1 new; the removed note stays (imports never delete)
+    for guid, nid in before_notes.items():
+        assert after[guid].id == nid
+    states = anki.card_states()
+    for cid, state in before_cards.items():
+        assert states[cid] == state, "review state changed"
+    assert anki.col.db.scalar("select count() from revlog") == revlog
+    updated = {anki.col.get_note(n.id.nid).fields[0] for n in log.updated}
+    assert updated == {"What is the most common last activation layer in a Binary "
+                       "Classification CNN?",
+                       "What is the consequence of a learning rate that is too low?"}
+    fronts = [n.fields[0] for n in after.values()]
+    assert len(fronts) == len(set(fronts)), "duplicate notes"
+
+
+def test_unchanged_rebuild_is_byte_identical_and_updates_nothing(tmp_path, anki):
+    root = copy_project(tmp_path, "seed")
+    v1, _, _ = build_project(root, T0)
+    first = v1.read_bytes()
+    shutil.copy(v1, tmp_path / "v1.apkg")
+    lock_text = (root / "source" / "deck.lock").read_text()
+    v2, summary, _ = build_project(root, T0 + 3600)
+    assert v2.read_bytes() == first
+    assert (root / "source" / "deck.lock").read_text() == lock_text
+    assert summary.unchanged == 24 and summary.new == summary.changed == 0
+    anki.import_package(tmp_path / "v1.apkg")
+    log = anki.import_package(v2)
+    assert (len(log.new), len(log.updated), len(log.duplicate)) == (0, 0, 24)
+
+
+def test_a_fresh_first_build_is_reproducible(tmp_path):
+    """Without a lock, GUIDs and bytes depend only on the sources and the clock."""
+    a = make_project(tmp_path / "a", {"x.md": "# X\n\n## q\n\na\n"})
+    b = make_project(tmp_path / "b", {"x.md": "# X\n\n## q\n\na\n"})
+    pa, _, _ = build_project(a, T0)
+    pb, _, _ = build_project(b, T0)
+    assert pa.read_bytes() == pb.read_bytes()
+
+
+PNG_A = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                      "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
+                      "000049454e44ae426082")
+PNG_B = PNG_A.replace(b"\x63\xf8\xcf\xc0\xf0\x1f", b"\x63\x60\x60\x60\xf8\x0f")
+
+
+def test_subfolders_cloze_reversed_tags_and_same_named_images(tmp_path, anki):
+    root = make_project(tmp_path, {
+        "biology/cells.md": "---\ntags: [bio]\n---\n# Cells\n\n"
+                            "## The {{c1::mitochondrion}} makes ATP\n\nExtra words.\n\n"
+                            "## Nucleus\n<!-- type: reversed -->\n<!-- tags: core -->\n"
+                            "Holds the DNA\n\n## A diagram\n\n![a](img/diagram.png)\n",
+        "physics.md": "## Speed of light\n\n![b](diagram.png)\n\n$c = 3 \\cdot 10^8$\n",
+    }, media={"source/biology/img/diagram.png": PNG_A, "media/diagram.png": PNG_B})
+    package, summary, compiled = build_project(root, T0)
+    assert summary.media == 2
+    log = anki.import_package(package)
+    assert len(log.new) == 4 and len(log.conflicting) == 0
+    decks = sorted(d.name for d in anki.col.decks.all_names_and_ids())
+    assert decks == ["Default", "biology", "biology::Cells", "physics"]
+    notes = {n.fields[0]: n for n in anki.notes().values()}
+    cloze = notes["The {{c1::mitochondrion}} makes ATP"]
+    assert cloze.note_type()["name"] == "Markdown Cloze" and cloze.tags == ["bio"]
+    nucleus = notes["Nucleus"]
+    assert len(nucleus.cards()) == 2 and sorted(nucleus.tags) == ["bio", "core"]
+    names = re.findall(r'src="([^"]+)"', notes["A diagram"].fields[1] +
+                       notes["Speed of light"].fields[1])
+    assert len(set(names)) == 2 and all(re.fullmatch(r"diagram-[0-9a-f]{8}\.png", n)
+                                        for n in names)
+    media_dir = anki.col.media.dir()
+    assert sorted((Path(media_dir) / n).read_bytes() for n in names) == sorted([PNG_A, PNG_B])
+    assert anki.col.media.check().missing == []
+    assert notes["Speed of light"].fields[2] == "physics.md"

@@ -1,0 +1,108 @@
+"""The `deck` command as a user meets it: exact output lines and exit codes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from generator.cli import main
+from tests.conftest import make_project
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    def run(root, *args):
+        monkeypatch.chdir(root)
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "1800000000")
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_build_prints_one_summary_line(tmp_path, run):
+    root = make_project(tmp_path, {"ml.md": "# Machine Learning\n\n## q1\n\na1\n\n## q2\n\na2\n"})
+    code, out, err = run(root, "build")
+    assert code == 0 and err == ""
+    assert re.fullmatch(r"built build/machine-learning\.apkg: 1 deck, 2 notes \(2 new, 0 changed, "
+                        r"0 unchanged, 0 removed from sources\), 0 media files, \d+\.\d\d s\n", out)
+    assert (root / "build" / "machine-learning.apkg").is_file()
+    assert (root / "source" / "deck.lock").is_file()
+
+
+def test_rebuild_reports_changes_rewording_and_removal(tmp_path, run):
+    root = make_project(tmp_path, {"ml.md": "# ML\n\n## Capital of France?\n\nParis\n\n"
+                                            "## gone\n\nbye\n"})
+    run(root, "build")
+    (root / "source" / "ml.md").write_text("# ML\n\n## Which city is the capital of France?"
+                                           "\n\nParis\n")
+    code, out, _ = run(root, "build", "-o", "x.apkg")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].startswith("built x.apkg: 1 deck, 1 note (0 new, 1 changed, 0 unchanged, "
+                               "1 removed from sources)")
+    assert lines[1] == ("  ml.md:3:1: kept the identity of reworded card "
+                        "'Capital of France?'")
+    assert lines[2] == ("  ml.md: 'gone' was removed from the sources; an import never deletes "
+                        "notes: find it in Anki's browser with \"deck:ML\" \"Front:*gone*\" "
+                        "and delete it there")
+
+
+def test_errors_are_located_and_nothing_is_written(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": "# A\n\n## ok\n\nfine\n"})
+    assert run(root, "build", "-o", "out.apkg")[0] == 0
+    package = (root / "out.apkg").read_bytes()
+    lock = (root / "source" / "deck.lock").read_bytes()
+    (root / "source" / "a.md").write_text("# A\n\n## ok\n\nfine\n\n## no back\n\n"
+                                          "## pic\n\n![x](missing.png)\n\n## ok\n\nagain\n")
+    code, out, err = run(root, "build", "-o", "out.apkg")
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        "a.md:7:1: E102 card has no back",
+        "a.md:11:1: E401 image 'missing.png' not found (looked in 'source' and 'media')",
+        "a.md:13:1: E103 the same front as the card at a.md:3:1; reword one, or give each an "
+        "'<!-- id: ... -->'",
+        "3 errors; nothing was written",
+    ]
+    assert (root / "out.apkg").read_bytes() == package
+    assert (root / "source" / "deck.lock").read_bytes() == lock
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
+
+
+def test_missing_source_folder_is_a_usage_error(tmp_path, run):
+    code, out, err = run(tmp_path, "build")
+    assert code == 2
+    assert err == ("deck: error: source folder 'source' not found; run in a project with a "
+                   "'source/' folder or pass --source DIR\n")
+
+
+def test_source_and_output_options(tmp_path, run):
+    root = make_project(tmp_path, {})
+    (root / "cards").mkdir()
+    (root / "cards" / "x.md").write_text("## q\n\na\n")
+    code, out, _ = run(root, "build", "--source", "cards", "--output", "deck/my.apkg")
+    assert code == 0 and out.startswith("built deck/my.apkg: 1 deck, 1 note")
+    assert (root / "cards" / "deck.lock").is_file()
+
+
+def test_unreadable_lock_is_reported_and_reset_only_on_request(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": "## q\n\na\n"})
+    (root / "source" / "deck.lock").write_text("{oops")
+    code, _, err = run(root, "build")
+    assert code == 2 and "the lock file is corrupt" in err and "--reset-lock" in err
+    assert (root / "source" / "deck.lock").read_text() == "{oops"
+    code, out, _ = run(root, "build", "--reset-lock")
+    assert code == 0 and "1 new" in out
+
+
+def test_python_dash_m_and_help(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    result = subprocess.run([sys.executable, "-m", "generator", "build", "--help"],
+                            capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0 and "--source DIR" in result.stdout
+    assert "Traceback" not in result.stderr

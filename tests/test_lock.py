@@ -1,0 +1,144 @@
+"""GUIDs and modification times are decided in `lock.py`; these pin its rules."""
+
+import json
+
+import pytest
+
+from generator import lock
+from generator.model import Card, Kind, Lock, LockEntry, RenderedCard, SourcePos
+
+NOW = 1_800_000_000
+
+
+def rc(front, back="answer", path="a.md", line=1, explicit_id=None, deck="A", tags=()):
+    card = Card(pos=SourcePos(path, line), deck=deck, kind=Kind.BASIC, front=front, back=back,
+                tags=tags, explicit_id=explicit_id)
+    return RenderedCard(card=card, fields=(front, back, path)), "Markdown Basic"
+
+
+def locked(cards, now=NOW, previous=Lock()):
+    notes, removed, diagnostics = lock.assign(cards, previous, now)
+    assert not diagnostics
+    entries = tuple(
+        LockEntry(guid=n.guid, file=n.card.pos.path, deck=n.card.deck,
+                  front=lock.front_hash(n.rendered),
+                  back=lock.digest(lock.normalize(n.card.back)), content=n.content_hash,
+                  mod=n.mod, front_text=lock.normalize(n.card.front))
+        for n in notes)
+    return notes, removed, Lock(id_base=NOW * 1000, notes=entries)
+
+
+def test_without_a_lock_guids_come_from_the_front_only():
+    first, _, _ = locked([rc("What is x?", "one")])
+    second, _, _ = locked([rc("What is x?", "two", path="b.md", line=9)], now=NOW + 100)
+    assert first[0].guid == second[0].guid == lock.guid_for("What is x?")
+    assert first[0].status == "new" and first[0].mod == NOW
+
+
+def test_guid_is_safe_inside_an_html_comment():
+    for n in range(200):
+        assert lock.guid_for(f"front {n}").isalnum()
+
+
+def test_editing_the_back_keeps_the_guid_and_moves_the_time():
+    notes, _, previous = locked([rc("q", "old"), rc("p", "same")])
+    again, removed, _ = locked([rc("q", "new"), rc("p", "same")], now=NOW + 60, previous=previous)
+    assert [n.guid for n in again] == [n.guid for n in notes]
+    assert [n.status for n in again] == ["changed", "unchanged"]
+    assert again[0].mod == NOW + 60 and again[1].mod == NOW
+    assert removed == ()
+
+
+def test_a_change_within_the_same_second_still_gets_a_later_time():
+    _, _, previous = locked([rc("q", "old")])
+    again, _, _ = locked([rc("q", "new")], now=NOW, previous=previous)
+    assert again[0].mod == NOW + 1
+    clock_behind, _, _ = locked([rc("q", "newer")], now=NOW - 3600, previous=previous)
+    assert clock_behind[0].mod == NOW + 1
+
+
+def test_a_reworded_question_with_the_same_back_keeps_its_guid():
+    notes, _, previous = locked([rc("Capital of France?", "Paris"), rc("Other", "x")])
+    again, removed, _ = locked([rc("Which city is the capital of France?", "Paris"),
+                                rc("Other", "x")], now=NOW + 5, previous=previous)
+    assert again[0].guid == notes[0].guid
+    assert again[0].renamed_from == "Capital of France?"
+    assert again[0].status == "changed" and removed == ()
+
+
+def test_a_typo_fix_in_the_question_keeps_its_guid_even_with_a_new_back():
+    notes, _, previous = locked([rc("What is the learnign rate?", "a number")])
+    again, _, _ = locked([rc("What is the learning rate?", "a step size")], previous=previous)
+    assert again[0].guid == notes[0].guid
+
+
+def test_rewording_is_not_matched_across_files_or_to_unrelated_cards():
+    notes, _, previous = locked([rc("Capital of France?", "Paris")])
+    other_file, removed, _ = locked([rc("Capital of France, please?", "Paris", path="b.md")],
+                                    previous=previous)
+    assert other_file[0].guid != notes[0].guid and len(removed) == 1
+    unrelated, removed, _ = locked([rc("What is entropy?", "disorder")], previous=previous)
+    assert unrelated[0].guid != notes[0].guid and removed[0].guid == notes[0].guid
+
+
+def test_the_same_short_back_alone_does_not_carry_identity_to_a_new_question():
+    notes, _, previous = locked([rc("Most common last activation layer in a CNN?", "SoftMax")])
+    again, removed, _ = locked([rc("Which function maps logits to probabilities?", "SoftMax")],
+                               previous=previous)
+    assert again[0].guid != notes[0].guid and again[0].status == "new"
+    assert [e.guid for e in removed] == [notes[0].guid]
+
+
+def test_an_explicit_id_wins_and_a_new_guid_never_reuses_one_in_use():
+    notes, _, previous = locked([rc("q", "a")])
+    taken = notes[0].guid
+    # a new card whose front hashes to a GUID held by another card gets a different one
+    again, _, _ = locked([rc("renamed entirely", "zzz", explicit_id=taken), rc("q", "a2")],
+                         previous=previous)
+    assert again[0].guid == taken
+    assert again[1].guid not in (taken, "") and again[1].status == "new"
+
+
+def test_removed_cards_are_reported():
+    notes, _, previous = locked([rc("keep", "k"), rc("gone", "g")])
+    _, removed, _ = locked([rc("keep", "k")], previous=previous)
+    assert [e.front_text for e in removed] == ["gone"]
+
+
+def test_duplicate_fronts_and_ids_are_errors_naming_both_places():
+    _, _, diagnostics = lock.assign([rc("Same?", line=3), rc("Same?", path="b.md", line=7)],
+                                    Lock(), NOW)
+    assert [str(d) for d in diagnostics] == [
+        "b.md:7:1: E103 the same front as the card at a.md:3:1; reword one, or give each "
+        "an '<!-- id: ... -->'"]
+    _, _, diagnostics = lock.assign([rc("x", explicit_id="K", line=1),
+                                     rc("y", explicit_id="K", line=5)], Lock(), NOW)
+    assert [d.code for d in diagnostics] == ["E104"]
+
+
+def test_lock_text_round_trips_and_is_stable(tmp_path):
+    notes, _, _ = locked([rc("q", "a"), rc("ünï", "b", line=4)])
+    hashes, mods = {1: "h"}, {1: NOW}
+    text = lock.render_lock(notes, NOW * 1000, hashes, mods)
+    assert text == lock.render_lock(notes, NOW * 1000, hashes, mods)
+    path = tmp_path / "deck.lock"
+    lock.write_atomic(path, text)
+    back = lock.read(path)
+    assert [e.guid for e in back.notes] == [n.guid for n in notes]
+    assert back.id_base == NOW * 1000 and back.notetypes == ((1, "h", NOW),)
+    assert len(text.splitlines()) == 2 + len(notes)  # one note per line for readable diffs
+    json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"version": 99}', '{"version": 1}', "[]"])
+def test_a_corrupt_lock_is_an_error_not_a_silent_reset(tmp_path, text):
+    path = tmp_path / "deck.lock"
+    path.write_text(text)
+    with pytest.raises(lock.LockError, match="--reset-lock"):
+        lock.read(path)
+
+
+def test_note_type_time_moves_only_when_its_css_or_templates_change():
+    recorded = Lock(notetypes=((1, "old", NOW),))
+    assert lock.notetype_mods(recorded, {1: "old"}, NOW + 50) == {1: NOW}
+    assert lock.notetype_mods(recorded, {1: "new"}, NOW) == {1: NOW + 1}
