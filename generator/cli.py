@@ -51,7 +51,7 @@ def build_command(source, media, output, reset_lock) -> None:
     for note, old in summary.moved:
         click.echo(f"  {note.card.pos}: deck changed from '{old}' to '{note.card.deck}'; "
                    "Anki keeps existing cards in their deck on import: move them in the "
-                   f"browser (search: {_search(note.card.deck, note.card.front)})")
+                   f"browser (search: {_search(old, note.card.front)})")
     for entry in summary.removed:
         click.echo(f"  {entry.file}: '{_short(entry.front_text)}' was removed from the "
                    "sources; an import never deletes notes: find it in Anki's browser with "

@@ -106,3 +106,14 @@ def test_python_dash_m_and_help(tmp_path):
                             capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0 and "--source DIR" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_a_card_moved_to_another_deck_is_reported(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": "# Old\n\n## q\n\na\n"})
+    run(root, "build")
+    (root / "source" / "a.md").write_text("# New\n\n## q\n\na\n")
+    code, out, _ = run(root, "build", "-o", "x.apkg")
+    assert code == 0
+    assert out.splitlines()[1] == (
+        "  a.md:3:1: deck changed from 'Old' to 'New'; Anki keeps existing cards in their deck "
+        "on import: move them in the browser (search: \"deck:Old\" \"Front:*q*\")")
