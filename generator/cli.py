@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -76,8 +77,6 @@ def _short(text: str | None, limit: int = 60) -> str:
 
 
 def _rel(path: str) -> str:
-    import os
-
     rel = os.path.relpath(path)
     return rel if not rel.startswith("..") else path
 
@@ -131,4 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("deck: interrupted; nothing was changed", err=True)
         return 130
+    except Exception as error:  # a bug of ours: say so plainly, keep the details at hand
+        if os.environ.get("DECK_DEBUG"):
+            raise
+        click.echo(f"deck: internal error: {type(error).__name__}: {error} (run with "
+                   "DECK_DEBUG=1 for the traceback, and please report it)", err=True)
+        return 2
     return 0

@@ -56,7 +56,11 @@ class MediaResolver:
                 raise MediaError("E402", f"image '{src}' is outside the project; "
                                  "move it under 'media/'")
             if real.is_file():
-                return self._hash(real)
+                try:
+                    return self._hash(real)
+                except OSError as error:
+                    raise MediaError("E401", f"image '{src}' cannot be read: "
+                                     f"{error.strerror or error}") from None
         raise MediaError("E401", f"image '{src}' not found (looked in "
                          + " and ".join(f"'{_show(c.parent, self.project_dir)}'"
                                         for c in candidates) + ")")
