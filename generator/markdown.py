@@ -8,6 +8,7 @@ rule runs, so the LaTeX inside reaches the field byte for byte (only `< > &` esc
 from __future__ import annotations
 
 import functools
+import re
 from html import escape
 from typing import Any, Callable
 
@@ -75,13 +76,49 @@ def _bracket_block(state: StateBlock, start: int, end: int, silent: bool) -> boo
     return True
 
 
+_CLOZE_OPEN = re.compile(r"\{\{c\d+::")
+
+
+def separate_braces(latex: str) -> str:
+    """Write LaTeX's `}}` as `} }` so Anki's cloze parser does not end a cloze there,
+    keeping the `}}` that closes a cloze written inside the formula (`$x={{c1::2}}$`)."""
+    out, i, open_clozes = [], 0, []  # brace depth inside each open cloze
+    while i < len(latex):
+        opening = _CLOZE_OPEN.match(latex, i)
+        if opening:
+            open_clozes.append(0)
+            out.append(opening.group())
+            i = opening.end()
+            continue
+        char = latex[i]
+        if char == "\\":
+            out.append(latex[i : i + 2])
+            if latex[i + 1 : i + 2] == "}" and latex.startswith("}", i + 2):
+                out.append(" ")
+            i += 2
+            continue
+        if char == "}" and open_clozes and open_clozes[-1] == 0 and latex.startswith("}}", i):
+            open_clozes.pop()
+            out.append("}}")
+            i += 2
+            continue
+        out.append(char)
+        if char == "{" and open_clozes:
+            open_clozes[-1] += 1
+        elif char == "}":
+            if open_clozes:
+                open_clozes[-1] -= 1
+            if latex.startswith("}", i + 1):
+                out.append(" ")  # LaTeX ignores it
+        i += 1
+    return "".join(out)
+
+
 def _math(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
     latex = token.content
     if env.get("cloze"):
-        # Anki's cloze parser ends a cloze at the first `}}`; LaTeX ignores the space.
-        while "}}" in latex:
-            latex = latex.replace("}}", "} }")
+        latex = separate_braces(latex)
     if token.type == "math_inline":
         return "\\(" + escape(latex, quote=False) + "\\)"
     display = "\\[" + escape(latex.strip("\n"), quote=False) + "\\]"
@@ -92,7 +129,8 @@ def _math(self, tokens, idx, options, env) -> str:
 
 def _fence(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
-    lang = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+    info = token.info.strip()  # empty for an indented code block
+    lang = info.split(maxsplit=1)[0] if info else ""
     html, known = highlight.highlight(token.content, lang)
     if not known and "warn" in env:
         env["warn"](token.map[0] if token.map else 0, "W301",
@@ -141,6 +179,7 @@ def parser() -> MarkdownIt:
     for name in ("math_inline", "math_inline_double", "math_block"):
         md.add_render_rule(name, _math)
     md.add_render_rule("fence", _fence)
+    md.add_render_rule("code_block", _fence)
     md.add_render_rule("image", _image)
     md.add_render_rule("table_open", _table_open)
     md.add_render_rule("table_close", _table_close)
@@ -155,10 +194,13 @@ def render(text: str, env: RenderEnv) -> str:
     md = parser()
     tokens = md.parse(text, env)
     for token in tokens:
-        # inline tokens carry no line; give images their block's, for messages
+        # inline tokens carry no line; give images their own, for messages
+        breaks = 0
         for child in token.children or ():
-            if child.type == "image":
-                child.map = token.map
+            if child.type in ("softbreak", "hardbreak"):
+                breaks += 1
+            elif child.type == "image" and token.map:
+                child.map = [token.map[0] + breaks, token.map[0] + breaks + 1]
     return md.renderer.render(tokens, md.options, env)
 
 

@@ -36,6 +36,7 @@ class Card:
     tags: tuple[str, ...] = ()
     explicit_id: str | None = None
     back_line: int = 0  # first line of `back` in the file, for positions inside it
+    front_line: int = 0  # first line of the front's text above a `?`, if any
 
 
 @dataclass(frozen=True)

@@ -147,10 +147,11 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
     if not back and kind is not Kind.CLOZE:
         diagnostics.append(Diagnostic(pos, "E102", "card has no back"))
         return None, diagnostics
-    back_line = back_start + _leading_blank(lines[back_start:end]) + 1
     return Card(pos=pos, deck=deck, kind=kind, front=front, back=back,
                 tags=tuple(dict.fromkeys(tags)), explicit_id=explicit_id,
-                back_line=back_line), diagnostics
+                back_line=back_start + _leading_blank(lines[back_start:end]) + 1,
+                front_line=first + _leading_blank(lines[first:end]) + 1 if extra_front else 0,
+                ), diagnostics
 
 
 def _leading_blank(lines) -> int:

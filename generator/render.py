@@ -13,9 +13,8 @@ def render_card(card: Card, media: MediaResolver) -> tuple[RenderedCard, tuple[D
     """The note's fields in note-type order: (Front, Back, Source) or (Text, Extra, Source)."""
     diagnostics: list[Diagnostic] = []
     files: list = []
-    cloze = card.kind is Kind.CLOZE
 
-    def env(first_line: int) -> dict:
+    def env(first_line: int, cloze: bool = False) -> dict:
         def warn(line: int, code: str, message: str) -> None:
             diagnostics.append(Diagnostic(SourcePos(card.pos.path, first_line + line), code,
                                           message))
@@ -33,10 +32,12 @@ def render_card(card: Card, media: MediaResolver) -> tuple[RenderedCard, tuple[D
 
         return {"cloze": cloze, "warn": warn, "image": image}
 
-    if "\n" in card.front:
-        front = markdown.render(card.front, env(card.pos.line)).strip()
-    else:
-        front = markdown.render_inline(card.front, env(card.pos.line)).strip()
+    # the heading is inline text; what stood above a `?` is rendered as blocks below it
+    heading, _, extra = card.front.partition("\n\n")
+    cloze = card.kind is Kind.CLOZE
+    front = markdown.render_inline(heading, env(card.pos.line, cloze)).strip()
+    if extra:
+        front = f"<p>{front}</p>\n" + markdown.render(extra, env(card.front_line, cloze)).strip()
     back = markdown.render(card.back, env(card.back_line)).strip() if card.back else ""
     rendered = RenderedCard(card=card, fields=(front, back, escape(card.pos.path)),
                             media=tuple(dict.fromkeys(files)))

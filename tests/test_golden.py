@@ -1,0 +1,84 @@
+"""Golden tests for rendering: `tests/golden/<case>.md` -> `tests/golden/<case>.html`.
+
+Each `.md` is a whole source file in the card syntax. It is parsed and every card is
+rendered as a build would (source, media and project folder are all `tests/golden`, with
+`tests/golden/media` as the media folder); the fields, the diagnostics and the media files
+are written out as text and compared with the `.html` file next to it.
+
+To (re)write the expected files after an intended change, run
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
+
+and review the diff in git: the expected files are the specification, so read them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import pytest
+
+from generator.media import MediaResolver
+from generator.parse import parse_file
+from generator.render import render_card
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CASES = sorted(GOLDEN.glob("*.md"))
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def render_case(md: Path) -> str:
+    """Every card of one source file, then its diagnostics and media, as stable text."""
+    rel = md.relative_to(GOLDEN).as_posix()
+    text = md.read_text(encoding="utf-8")
+    cards, diagnostics = parse_file(rel, text)
+    resolver = MediaResolver(GOLDEN, GOLDEN / "media", GOLDEN)
+    diagnostics = list(diagnostics)
+    media: dict[str, str] = {}
+    out: list[str] = []
+    for n, card in enumerate(cards, 1):
+        rendered, found = render_card(card, resolver)
+        diagnostics += found
+        for file in rendered.media:
+            media[file.name] = Path(file.source).relative_to(GOLDEN).as_posix()
+        tags = f", tags: {' '.join(card.tags)}" if card.tags else ""
+        out.append(f"<!-- card {n}: {card.kind.value}, line {card.pos.line}, "
+                   f"deck: {card.deck}{tags} -->")
+        front, back = rendered.fields[0], rendered.fields[1]
+        out.append("<!-- front -->")
+        out.append(front)
+        out.append("<!-- back -->")
+        if back:
+            out.append(back)
+        out.append("")
+    out.append("<!-- diagnostics -->")
+    out += [str(d) for d in sorted(diagnostics)]
+    out.append("<!-- media -->")
+    out += [f"{name} -> {source}" for name, source in sorted(media.items())]
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("md", CASES, ids=[p.stem for p in CASES])
+def test_golden(md: Path):
+    expected_path = md.with_suffix(".html")
+    actual = render_case(md)
+    if UPDATE:
+        expected_path.write_text(actual, encoding="utf-8", newline="\n")
+        return
+    if not expected_path.exists():
+        pytest.fail(f"{expected_path.name} is missing; run with UPDATE_GOLDEN=1 to write it")
+    expected = expected_path.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = difflib.unified_diff(expected.splitlines(keepends=True),
+                                    actual.splitlines(keepends=True),
+                                    fromfile=f"golden/{expected_path.name} (expected)",
+                                    tofile=f"golden/{expected_path.name} (actual)")
+        pytest.fail("rendering differs from the golden file:\n" + "".join(diff),
+                    pytrace=False)
+
+
+def test_cases_found():
+    """A glob that matched nothing would make the parametrized test vanish silently."""
+    assert CASES
