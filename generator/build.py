@@ -14,7 +14,9 @@ from generator import lock as lockfile
 from generator.diagnostics import BuildFailed, DeckError, Diagnostic, has_errors
 from generator.media import MediaResolver
 from generator.model import Lock, LockEntry, MediaFile, Note, SourcePos, Summary
-from generator.notetypes import BY_KIND, css
+from generator.notetypes import BY_KIND, BY_TYPE_ID, css
+from generator.check import check_card
+from generator.discover import read_source, source_files
 from generator.parse import parse_file
 from generator.render import render_card
 
@@ -57,70 +59,96 @@ class Compiled:
     css: str
 
 
-def read_sources(project: Project) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
-    """Sorted (relative path, text) of every Markdown file under the source folder."""
-    found, diagnostics = [], []
-    for path in sorted(_markdown_files(project.source)):
-        rel = path.relative_to(project.source).as_posix()
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            diagnostics.append(Diagnostic(SourcePos(rel, 1), "E501",
-                                          f"cannot read the file: {error.strerror or error}"))
-            continue
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            line = data.count(b"\n", 0, error.start) + 1
-            col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-            diagnostics.append(Diagnostic(SourcePos(rel, line, col), "E501",
-                                          "not valid UTF-8; save the file as UTF-8"))
-            continue
-        found.append((rel, text.replace("\r\n", "\n").replace("\r", "\n")))
-    return found, diagnostics
-
-
-def _markdown_files(folder: Path):
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if name.endswith(".md") and not name.startswith("."):
-                yield Path(dirpath) / name
-
-
 def compile_project(project: Project, now: int,
                     progress: Callable[[int, int], None] | None = None,
                     reset_lock: bool = False) -> Compiled:
-    sources, diagnostics = read_sources(project)
+    files, diagnostics = source_files(project.source)
     cards = []
-    for rel, text in sources:
+    for rel, path in files:
+        text, found = read_source(rel, path)
+        diagnostics += found
+        if text is None:
+            continue
         parsed, found = parse_file(rel, text)
         cards += parsed
         diagnostics += found
+        if not parsed and not found:
+            diagnostics.append(Diagnostic(SourcePos(rel, 1), "W108", "no cards in this file; "
+                                          "a card starts at a '## ' heading"))
     resolver = MediaResolver(project.source, project.media, project.root)
     rendered = []
     for done, card in enumerate(cards, 1):
         result, found = render_card(card, resolver)
         rendered.append((result, BY_KIND[card.kind].name))
         diagnostics += found
+        diagnostics += check_card(result)
         if progress is not None:
             progress(done, len(cards))
-    lock = Lock() if reset_lock else lockfile.read(project.lock_path)
+    lock, found = _read_lock(project, reset_lock)
+    diagnostics += found
     notes, removed, found = lockfile.assign(rendered, lock, now)
     diagnostics += found
-    if not sources and not diagnostics:
-        diagnostics.append(Diagnostic(SourcePos(".", 0), "E101",
-                                      f"no Markdown files in '{project.source}'"))
+    diagnostics += _since_lock(notes, removed)
+    if not cards and not has_errors(diagnostics):
+        diagnostics.append(Diagnostic(SourcePos(".", 1), "E108",
+                                      f"no cards in '{_shown(project.source)}'; write "
+                                      "Markdown files with '## ' headings there"))
     style = css()
     hashes = {nt.id: nt.fingerprint(style) for nt in BY_KIND.values()}
+    shapes = {nt.id: nt.shape_hash() for nt in BY_KIND.values()}
+    for nid in lockfile.changed_shapes(lock, shapes):
+        diagnostics.append(Diagnostic(SourcePos(lockfile.LOCK_NAME, 1), "E801", (
+            f"note type '{BY_TYPE_ID[nid].name}' changed its fields or templates since the "
+            "lock; Anki would skip every note of it as conflicting, or force a full sync")))
     mods = lockfile.notetype_mods(lock, hashes, now)
     id_base = lock.id_base or now * 1000
     media = {m.name: m for n in notes for m in n.rendered.media}
     return Compiled(notes=notes, removed=removed,
                     media=tuple(media[k] for k in sorted(media)),
                     diagnostics=tuple(sorted(diagnostics)),
-                    lock_text=lockfile.render_lock(notes, id_base, hashes, mods),
+                    lock_text=lockfile.render_lock(notes, id_base, hashes, mods, shapes),
                     notetype_mods=mods, id_base=id_base, css=style)
+
+
+def _read_lock(project: Project, reset: bool) -> tuple[Lock, list[Diagnostic]]:
+    if reset:
+        return Lock(), []
+    try:
+        return lockfile.read(project.lock_path), []
+    except lockfile.LockError as error:
+        return Lock(), [Diagnostic(SourcePos(lockfile.LOCK_NAME, error.line, error.col),
+                                   "E901", error.message)]
+
+
+def _since_lock(notes, removed) -> list[Diagnostic]:
+    """What an import cannot do for the user: delete notes, or move cards between decks."""
+    found = []
+    for note in notes:
+        old = note.previous.deck if note.previous else None
+        if old is not None and old != note.card.deck:
+            found.append(Diagnostic(note.card.pos, "W802", (
+                f"deck changed from '{old}' to '{note.card.deck}'; an import does not move "
+                "existing cards: move them in Anki's browser (search: "
+                f"{browser_search(old, note.card.front)})")))
+    for entry in removed:
+        found.append(Diagnostic(SourcePos(entry.file, 1), "W803", (
+            f"card '{_short(entry.front_text)}' was removed from the sources; an import "
+            "does not delete notes: delete it in Anki's browser (search: "
+            f"{browser_search(entry.deck, entry.front_text)})")))
+    return found
+
+
+def browser_search(deck: str, front: str) -> str:
+    """A search for Anki's browser that finds one note by deck and question."""
+    words = " ".join(front.split()[:8])
+    for ch in '\\"*_:':
+        words = words.replace(ch, "\\" + ch)
+    return f'"deck:{deck}" "Front:*{words}*"'
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def build_time() -> int:
@@ -170,6 +198,13 @@ def build(project: Project, now: int | None = None,
         media=len(compiled.media), output=str(output),
         seconds=time.perf_counter() - started)
     return summary, compiled
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 def _read_text(path: Path) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -39,41 +40,86 @@ def build_command(source, media, output, reset_lock) -> None:
         summary, compiled = build.build(project, progress=progress, reset_lock=reset_lock)
     finally:
         progress.close()
-    _print_diagnostics(compiled.diagnostics)
+    _print_diagnostics(compiled.diagnostics, err=True)
+    notes = len(compiled.notes)
     click.echo(
         f"built {_rel(summary.output)}: {summary.decks} deck{_s(summary.decks)}, "
-        f"{len(compiled.notes)} note{_s(len(compiled.notes))} ({summary.new} new, "
-        f"{summary.changed} changed, {summary.unchanged} unchanged, "
-        f"{len(summary.removed)} removed from sources), {summary.media} media file"
-        f"{_s(summary.media)}, {summary.seconds:.2f} s")
+        f"{notes} note{_s(notes)} ({summary.new} new, {summary.changed} changed, "
+        f"{summary.unchanged} unchanged, {len(summary.removed)} removed from sources), "
+        f"{summary.media} media file{_s(summary.media)}, {summary.seconds:.2f} s")
     for note in summary.reworded:
         click.echo(f"  {note.card.pos}: kept the identity of reworded card "
-                   f"'{_short(note.renamed_from)}'")
-    for note, old in summary.moved:
-        click.echo(f"  {note.card.pos}: deck changed from '{old}' to '{note.card.deck}'; "
-                   "Anki keeps existing cards in their deck on import: move them in the "
-                   f"browser (search: {_search(old, note.card.front)})")
-    for entry in summary.removed:
-        click.echo(f"  {entry.file}: '{_short(entry.front_text)}' was removed from the "
-                   "sources; an import never deletes notes: find it in Anki's browser with "
-                   f"{_search(entry.deck, entry.front_text)} and delete it there")
+                   f"'{build._short(note.renamed_from)}'")
 
 
-def _print_diagnostics(diagnostics) -> None:
+@cli.command("check")
+@source_option
+@media_option
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format; json is for editors and CI.")
+def check_command(source, media, strict, fmt) -> None:
+    """Report every problem in the sources; writes nothing."""
+    from generator import build
+
+    project = build.load_project(source, media)
+    compiled = build.compile_project(project, build.build_time())
+    diagnostics = compiled.diagnostics
+    if fmt == "json":
+        click.echo(json.dumps([{"path": d.pos.path, "line": d.pos.line, "col": d.pos.col,
+                                "code": d.code, "severity": d.severity.value,
+                                "message": d.message} for d in diagnostics], indent=2))
+    else:
+        _print_diagnostics(diagnostics)
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    files = len({n.card.pos.path for n in compiled.notes})
+    counted = (f"{errors} error{_s(errors)}, {warnings} warning{_s(warnings)}"
+               if diagnostics else "no problems")
+    click.echo(f"{counted} in {len(compiled.notes)} card{_s(len(compiled.notes))} from "
+               f"{files} file{_s(files)}", err=True)
+    if errors or (strict and warnings):
+        raise SystemExit(1)
+
+
+@cli.command("ids")
+@source_option
+@media_option
+@click.option("--check", "check_only", is_flag=True,
+              help="Only report cards without a pinned id; write nothing.")
+def ids_command(source, media, check_only) -> None:
+    """Pin each card's current GUID under its heading as '<!-- id: ... -->'."""
+    from generator import build, pin
+
+    project = build.load_project(source, media)
+    compiled = build.compile_project(project, build.build_time())
+    if any(d.severity is Severity.ERROR for d in compiled.diagnostics):
+        raise BuildFailed(compiled.diagnostics)
+    unpinned: dict[str, list[tuple[int, str]]] = {}
+    for note in compiled.notes:
+        if note.card.explicit_id is None:
+            unpinned.setdefault(note.card.pos.path, []).append((note.card.meta_line, note.guid))
+    count = sum(len(p) for p in unpinned.values())
+    if check_only:
+        for note in compiled.notes:
+            if note.card.explicit_id is None:
+                click.echo(f"{note.card.pos}: I001 card has no pinned id (it is '{note.guid}'; "
+                           "run 'deck ids' to write it)")
+        click.echo(f"{count} card{_s(count)} without a pinned id", err=True)
+        if count:
+            raise SystemExit(1)
+        return
+    for rel, pins in sorted(unpinned.items()):
+        try:
+            pin.write_pins(project.source / rel, pins)
+        except OSError as error:
+            raise DeckError(f"cannot write '{rel}': {error.strerror or error}") from None
+    click.echo(f"pinned {count} card{_s(count)} in {len(unpinned)} file{_s(len(unpinned))}")
+
+
+def _print_diagnostics(diagnostics, err: bool = False) -> None:
     for d in diagnostics:
-        click.echo(str(d), err=True)
-
-
-def _search(deck: str, front: str) -> str:
-    words = " ".join(front.split()[:8])
-    for ch in '\\"*_:':
-        words = words.replace(ch, "\\" + ch)
-    return f'"deck:{deck}" "Front:*{words}*"'
-
-
-def _short(text: str | None, limit: int = 60) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        click.echo(str(d), err=err)
 
 
 def _rel(path: str) -> str:
@@ -112,28 +158,27 @@ class _LazyProgress:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 clean, 1 findings, 2 usage or environment)."""
     try:
-        cli.main(args=argv, prog_name="deck", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="deck", standalone_mode=False)
     except BuildFailed as failure:
-        _print_diagnostics(failure.diagnostics)
+        _print_diagnostics(failure.diagnostics, err=True)
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)
         click.echo(f"{errors} error{_s(errors)}; nothing was written", err=True)
         return 1
     except DeckError as error:
         click.echo(f"deck: error: {error}", err=True)
         return 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("deck: interrupted; nothing was changed", err=True)
         return 130
     except click.ClickException as error:
         error.show()
         return 2 if isinstance(error, click.UsageError) else 1
-    except KeyboardInterrupt:
-        click.echo("deck: interrupted; nothing was changed", err=True)
-        return 130
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
     except Exception as error:  # a bug of ours: say so plainly, keep the details at hand
         if os.environ.get("DECK_DEBUG"):
             raise
         click.echo(f"deck: internal error: {type(error).__name__}: {error} (run with "
                    "DECK_DEBUG=1 for the traceback, and please report it)", err=True)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0

@@ -28,7 +28,9 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 class LockError(DeckError):
-    pass
+    def __init__(self, message: str, line: int = 1, col: int = 1):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
 
 
 def digest(text: str) -> str:
@@ -66,7 +68,9 @@ def read(path: Path) -> Lock:
     except FileNotFoundError:
         return Lock()
     except (OSError, UnicodeDecodeError) as error:
-        raise LockError(f"{path}: cannot read the lock file: {error}") from None
+        raise LockError(f"cannot read the lock file: {getattr(error, 'strerror', None) or error}"
+                        "; restore it from git, or pass --reset-lock to rebuild it from the "
+                        "sources") from None
     try:
         data = json.loads(text)
         if data.get("version") != VERSION:
@@ -75,13 +79,19 @@ def read(path: Path) -> Lock:
                                 front=n["front"], back=n["back"], content=n["content"],
                                 mod=int(n["mod"]), front_text=n.get("text", ""))
                       for n in data["notes"])
-        notetypes = tuple((int(k), v["hash"], int(v["mod"]))
+        notetypes = tuple((int(k), v["hash"], int(v["mod"]), v.get("shape", ""))
                           for k, v in sorted(data.get("notetypes", {}).items()))
         return Lock(id_base=int(data["id_base"]), notes=notes, notetypes=notetypes)
+    except json.JSONDecodeError as error:
+        raise LockError(f"the lock file is corrupt ({error.msg.lower()}); {_RESTORE}",
+                        error.lineno, error.colno) from None
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise LockError(f"{path}: the lock file is corrupt ({error}); fix it from git, "
-                        "or rebuild it from the sources with --reset-lock (identities of "
-                        "reworded cards will not be kept)") from None
+        detail = f"missing '{error.args[0]}'" if isinstance(error, KeyError) else str(error)
+        raise LockError(f"the lock file is corrupt ({detail}); {_RESTORE}") from None
+
+
+_RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the sources "
+            "(reworded cards then get new identities)")
 
 
 def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
@@ -190,9 +200,15 @@ def _duplicates(cards) -> tuple[Diagnostic, ...]:
     return tuple(found)
 
 
+def changed_shapes(lock: Lock, shapes: dict[int, str]) -> list[int]:
+    """Note types whose fields or templates differ from what the collection has."""
+    return [nid for nid, _, _, shape in lock.notetypes
+            if shape and nid in shapes and shapes[nid] != shape]
+
+
 def notetype_mods(lock: Lock, hashes: dict[int, str], now: int) -> dict[int, int]:
     """A note type's time moves when its CSS or templates change, so Anki takes the new CSS."""
-    recorded = {nid: (h, mod) for nid, h, mod in lock.notetypes}
+    recorded = {nid: (h, mod) for nid, h, mod, _ in lock.notetypes}
     mods = {}
     for nid, h in hashes.items():
         old = recorded.get(nid)
@@ -200,10 +216,12 @@ def notetype_mods(lock: Lock, hashes: dict[int, str], now: int) -> dict[int, int
     return mods
 
 
-def render_lock(notes, id_base: int, hashes: dict[int, str], mods: dict[int, int]) -> str:
+def render_lock(notes, id_base: int, hashes: dict[int, str], mods: dict[int, int],
+                shapes: dict[int, str]) -> str:
     """Stable JSON with one note per line, so git diffs show which cards changed."""
     head = {"version": VERSION, "id_base": id_base,
-            "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k]} for k in sorted(hashes)}}
+            "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k], "shape": shapes[k]}
+                          for k in sorted(hashes)}}
     lines = [json.dumps(head, sort_keys=True)[:-1] + ', "notes": [']
     rows = []
     for note in notes:

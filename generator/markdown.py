@@ -114,6 +114,33 @@ def separate_braces(latex: str) -> str:
     return "".join(out)
 
 
+# A `$` that looks like it opens a formula (followed by neither space, digit nor `$`)
+# but was left as text: its formula was never closed.
+_STRAY_DOLLAR = re.compile(r"(?<![\\\w$])\$\$?(?=[^\s\d$])")
+_MATH = ("math_inline", "math_inline_double", "math_block")
+
+
+def _check_math(state) -> None:
+    """Core rule, before escapes are merged into text: report unclosed and empty formulas."""
+    warn = state.env.get("warn") if isinstance(state.env, dict) else None
+    if warn is None:
+        return
+    for token in state.tokens:
+        line = token.map[0] if token.map else 0
+        if token.type in _MATH and not token.content.strip():
+            warn(line, "E202", "empty formula")
+        for child in token.children or ():
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type in _MATH and not child.content.strip():
+                warn(line, "E202", "empty formula")
+            elif child.type == "text" and "$" in child.content:
+                for stray in _STRAY_DOLLAR.finditer(child.content):
+                    warn(line, "E201", f"'{stray.group()}' opens a formula that is never "
+                         "closed (the closing '$' must follow text, not a space); write "
+                         "'\\$' for a dollar sign")
+
+
 def _math(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
     latex = token.content
@@ -176,7 +203,8 @@ def parser() -> MarkdownIt:
     md.inline.ruler.before("escape", "math_brackets", _bracket_inline)
     md.block.ruler.before("paragraph", "math_brackets_block", _bracket_block,
                           {"alt": ["paragraph", "reference", "blockquote", "list"]})
-    for name in ("math_inline", "math_inline_double", "math_block"):
+    md.core.ruler.before("text_join", "check_math", _check_math)
+    for name in _MATH:
         md.add_render_rule(name, _math)
     md.add_render_rule("fence", _fence)
     md.add_render_rule("code_block", _fence)

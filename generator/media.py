@@ -8,6 +8,7 @@ every file is stored as `<ascii-stem>-<8 hex of its sha256><.ext>`: two differen
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -16,6 +17,37 @@ from urllib.parse import unquote
 from generator.model import MediaFile
 
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, data:, ...
+
+
+# What AnkiMobile (Safari's WebKit) and AnkiDroid (Android's WebView) cannot show.
+UNSUPPORTED = {".heic", ".heif", ".tif", ".tiff", ".psd", ".raw", ".cr2", ".nef", ".dng",
+               ".eps", ".ai", ".xcf"}
+# The first bytes of the image formats a card can show, by extension.
+_MAGIC = {
+    ".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",),
+    ".gif": (b"GIF87a", b"GIF89a"), ".bmp": (b"BM",), ".ico": (b"\x00\x00\x01\x00",),
+}
+
+
+def unsupported_format(name: str) -> str | None:
+    suffix = Path(name).suffix.lower()
+    if suffix in UNSUPPORTED:
+        return (f"'{suffix[1:]}' images do not show on AnkiMobile or AnkiDroid; "
+                "convert it to PNG or JPEG")
+    return None
+
+
+def _content_problem(path: Path, data: bytes) -> str | None:
+    if not data:
+        return "is an empty file"
+    suffix = path.suffix.lower()
+    if suffix in _MAGIC and not data.startswith(_MAGIC[suffix]):
+        return f"is not a {suffix[1:].upper()} image (its content does not match its name)"
+    if suffix == ".webp" and not (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return "is not a WEBP image (its content does not match its name)"
+    if suffix == ".svg" and b"<svg" not in data[:4096]:
+        return "is not an SVG image (no '<svg' element)"
+    return None
 
 
 class MediaError(Exception):
@@ -39,6 +71,7 @@ class MediaResolver:
         self.media_dir = media_dir.resolve()
         self.project_dir = project_dir.resolve()
         self._hashed: dict[Path, MediaFile] = {}
+        self._listed: dict[Path, frozenset[str]] = {}
 
     def resolve(self, markdown_path: str, src: str) -> MediaFile | None:
         """The file behind `src` in `markdown_path` (relative to the source folder), or
@@ -55,20 +88,44 @@ class MediaResolver:
             if not (_inside(real, self.project_dir) or _inside(real, self.media_dir)):
                 raise MediaError("E402", f"image '{src}' is outside the project; "
                                  "move it under 'media/'")
+            listed = self._listing(real.parent)
+            if real.name not in listed:
+                # a different case works on macOS and Windows, not on AnkiMobile or Linux
+                same = [n for n in listed if n.lower() == real.name.lower()]
+                if same:
+                    raise MediaError("E403", f"image '{src}' differs in case from the file "
+                                     f"'{same[0]}'; names are case-sensitive on AnkiMobile: "
+                                     f"did you mean '{rel[: len(rel) - len(real.name)]}"
+                                     f"{same[0]}'?")
+                continue
             if real.is_file():
-                try:
-                    return self._hash(real)
-                except OSError as error:
-                    raise MediaError("E401", f"image '{src}' cannot be read: "
-                                     f"{error.strerror or error}") from None
+                return self._hash(real, src)
         raise MediaError("E401", f"image '{src}' not found (looked in "
                          + " and ".join(f"'{_show(c.parent, self.project_dir)}'"
                                         for c in candidates) + ")")
 
-    def _hash(self, path: Path) -> MediaFile:
+    def _listing(self, folder: Path) -> frozenset[str]:
+        names = self._listed.get(folder)
+        if names is None:
+            try:
+                names = frozenset(os.listdir(folder))
+            except OSError:
+                names = frozenset()
+            self._listed[folder] = names
+        return names
+
+    def _hash(self, path: Path, src: str) -> MediaFile:
         found = self._hashed.get(path)
         if found is None:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise MediaError("E401", f"image '{src}' cannot be read: "
+                                 f"{error.strerror or error}") from None
+            problem = _content_problem(path, data)
+            if problem:
+                raise MediaError("E405", f"image '{src}' {problem}")
+            digest = hashlib.sha256(data).hexdigest()
             found = self._hashed[path] = MediaFile(str(path), stored_name(path, digest))
         return found
 

@@ -37,6 +37,7 @@ class Card:
     explicit_id: str | None = None
     back_line: int = 0  # first line of `back` in the file, for positions inside it
     front_line: int = 0  # first line of the front's text above a `?`, if any
+    meta_line: int = 0  # the line right under the heading, where `<!-- id: -->` goes
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class LockEntry:
 class Lock:
     id_base: int = 0  # milliseconds; note and card ids are counted from it
     notes: tuple[LockEntry, ...] = ()
-    notetypes: tuple[tuple[int, str, int], ...] = ()  # (id, hash, mod)
+    notetypes: tuple[tuple[int, str, int, str], ...] = ()  # (id, hash, mod, shape hash)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ class NoteType:
         return (self.id, self.name, self.fields,
                 tuple((t.name, t.id) for t in self.templates), self.kind is Kind.CLOZE)
 
+    def shape_hash(self) -> str:
+        return hashlib.sha256(repr(self.shape()).encode()).hexdigest()[:16]
+
     def fingerprint(self, css: str) -> str:
         """Changes whenever anything Anki stores for the note type does."""
         data = [self.name, self.fields, [t.__dict__ for t in self.templates], css]
@@ -71,8 +74,9 @@ CLOZE = NoteType(
         '{{#Extra}}<hr id="answer">\n<div class="back">{{Extra}}</div>{{/Extra}}' + _SOURCE),),
 )
 
-BY_KIND = {nt.kind: nt for nt in (BASIC, REVERSED, CLOZE)}
 ALL = (BASIC, REVERSED, CLOZE)
+BY_KIND = {nt.kind: nt for nt in ALL}
+BY_TYPE_ID = {nt.id: nt for nt in ALL}
 
 # Day colours first; night mode is `nightMode`/`night_mode` on the card's body (Anki
 # desktop, AnkiMobile, AnkiDroid). Long code and wide tables scroll inside their box.

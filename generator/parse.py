@@ -151,7 +151,7 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
                 tags=tuple(dict.fromkeys(tags)), explicit_id=explicit_id,
                 back_line=back_start + _leading_blank(lines[back_start:end]) + 1,
                 front_line=first + _leading_blank(lines[first:end]) + 1 if extra_front else 0,
-                ), diagnostics
+                meta_line=heading_map[1] + 1), diagnostics
 
 
 def _leading_blank(lines) -> int:

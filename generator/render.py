@@ -6,7 +6,7 @@ from html import escape
 
 from generator import markdown
 from generator.diagnostics import Diagnostic
-from generator.media import MediaError, MediaResolver
+from generator.media import MediaError, MediaResolver, unsupported_format
 from generator.model import Card, Kind, RenderedCard, SourcePos
 
 def render_card(card: Card, media: MediaResolver) -> tuple[RenderedCard, tuple[Diagnostic, ...]]:
@@ -27,6 +27,8 @@ def render_card(card: Card, media: MediaResolver) -> tuple[RenderedCard, tuple[D
                 return None
             if found is None:
                 return None
+            if (problem := unsupported_format(found.name)) is not None:
+                warn(line, "W404", f"image '{src}': {problem}")
             files.append(found)
             return found.name
 

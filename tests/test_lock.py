@@ -118,14 +118,14 @@ def test_duplicate_fronts_and_ids_are_errors_naming_both_places():
 
 def test_lock_text_round_trips_and_is_stable(tmp_path):
     notes, _, _ = locked([rc("q", "a"), rc("ünï", "b", line=4)])
-    hashes, mods = {1: "h"}, {1: NOW}
-    text = lock.render_lock(notes, NOW * 1000, hashes, mods)
-    assert text == lock.render_lock(notes, NOW * 1000, hashes, mods)
+    hashes, mods, shapes = {1: "h"}, {1: NOW}, {1: "s"}
+    text = lock.render_lock(notes, NOW * 1000, hashes, mods, shapes)
+    assert text == lock.render_lock(notes, NOW * 1000, hashes, mods, shapes)
     path = tmp_path / "deck.lock"
     lock.write_atomic(path, text)
     back = lock.read(path)
     assert [e.guid for e in back.notes] == [n.guid for n in notes]
-    assert back.id_base == NOW * 1000 and back.notetypes == ((1, "h", NOW),)
+    assert back.id_base == NOW * 1000 and back.notetypes == ((1, "h", NOW, "s"),)
     assert len(text.splitlines()) == 2 + len(notes)  # one note per line for readable diffs
     json.loads(text)
 
@@ -139,6 +139,12 @@ def test_a_corrupt_lock_is_an_error_not_a_silent_reset(tmp_path, text):
 
 
 def test_note_type_time_moves_only_when_its_css_or_templates_change():
-    recorded = Lock(notetypes=((1, "old", NOW),))
+    recorded = Lock(notetypes=((1, "old", NOW, "s"),))
     assert lock.notetype_mods(recorded, {1: "old"}, NOW + 50) == {1: NOW}
     assert lock.notetype_mods(recorded, {1: "new"}, NOW) == {1: NOW + 1}
+
+
+def test_a_changed_note_type_shape_is_detected():
+    recorded = Lock(notetypes=((1, "h", NOW, "shape-a"), (2, "h", NOW, "")))
+    assert lock.changed_shapes(recorded, {1: "shape-a", 2: "x"}) == []
+    assert lock.changed_shapes(recorded, {1: "shape-b", 2: "x"}) == [1]

@@ -1,0 +1,125 @@
+"""Lint rules over rendered cards: what Anki would show wrongly, or not at all.
+
+Rules that need the Markdown structure run where it is known (`parse.py`, `markdown.py`,
+`media.py`, `lock.py`); the ones here look at the finished fields.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from html.parser import HTMLParser
+
+from generator.diagnostics import Diagnostic
+from generator.model import Kind, RenderedCard, SourcePos
+
+_CLOZE = re.compile(r"\{\{c(\d+)::")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+         "source", "track", "wbr"}
+# Tags that run code or restyle the whole review screen: the note editor strips them, and
+# AnkiMobile and AnkiDroid do not run a field's scripts reliably.
+_STRIPPED = {"script", "style", "iframe", "object", "embed", "link", "meta", "base", "form"}
+
+
+def check_card(rendered: RenderedCard) -> list[Diagnostic]:
+    card = rendered.card
+    names = ("text", "extra") if card.kind is Kind.CLOZE else ("front", "back")
+    found = []
+    for name, html in zip(names, rendered.fields[:2]):
+        pos = card.pos if name in ("front", "text") else SourcePos(
+            card.pos.path, card.back_line or card.pos.line)
+        found += [Diagnostic(pos, code, f"in the {name}, {message}")
+                  for code, message in _html_problems(html)]
+        if name in ("front", "text") and _renders_empty(html):
+            found.append(Diagnostic(pos, "E109", f"the {name} renders empty in Anki"))
+        elif name == "back" and html and _renders_empty(html):
+            found.append(Diagnostic(pos, "W109", "the back renders empty in Anki"))
+    if card.kind is Kind.CLOZE:
+        found += [Diagnostic(card.pos, code, message)
+                  for code, message in _cloze_problems(rendered.fields[0])]
+    return found
+
+
+def _renders_empty(html: str) -> bool:
+    if re.search(r"<img\b|\\\(|\\\[|<(audio|video)\b", html):
+        return False
+    text = re.sub(r"<!--.*?-->", "", html, flags=re.S)
+    text = re.sub(r"<[^>]*>", "", text)
+    return not unescape(text).replace("\xa0", " ").strip()
+
+
+class _Balance(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.problems: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _STRIPPED:
+            self.problems.append(("W701", f"'<{tag}>' is removed by Anki's editor and does "
+                                  "not run reliably on AnkiMobile or AnkiDroid"))
+        if tag not in _VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in _VOID:
+            return
+        if tag in self.stack:
+            while self.stack:
+                top = self.stack.pop()
+                if top == tag:
+                    return
+                self.problems.append(("E702", f"'<{top}>' is never closed"))
+        else:
+            self.problems.append(("E702", f"'</{tag}>' closes a tag that was never opened"))
+
+
+def _html_problems(html: str) -> list[tuple[str, str]]:
+    parser = _Balance()
+    parser.feed(html)
+    parser.close()
+    problems = parser.problems
+    problems += [("E702", f"'<{tag}>' is never closed; the rest of the card would "
+                  "take its formatting") for tag in parser.stack]
+    if html.count("<!--") > html.count("-->"):
+        problems.append(("E702", "'<!--' is never closed; it would hide the rest of the card"))
+    return problems
+
+
+def _cloze_problems(text: str) -> list[tuple[str, str]]:
+    problems = []
+    numbers = sorted({int(n) for n in _CLOZE.findall(text)})
+    if numbers:
+        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+        if missing:
+            gaps = ", ".join(f"c{n}" for n in missing)
+            problems.append(("W602", f"cloze numbers skip {gaps}; Anki makes one card per "
+                             "number, so this is probably a typo"))
+    for opening in _CLOZE.finditer(text):
+        body, early = _cloze_body(text, opening.end())
+        number = opening.group(1)
+        if early:
+            problems.append(("E601", f"'}}}}' inside cloze c{number} ends it early; write "
+                             "'} }' (add a space) where braces are not the cloze's end"))
+        hint_in_code = re.search(r"<code>[^<]*::|\\\([^)]*::", body)
+        if hint_in_code or body.count("::") > 1:
+            problems.append(("W603", f"'::' inside cloze c{number} starts its hint: Anki "
+                             "shows only what stands before it as the answer"))
+    return problems
+
+
+def _cloze_body(text: str, start: int) -> tuple[str, bool]:
+    """The cloze's text as Anki reads it (up to the first `}}`), and whether that `}}` came
+    while a `{` opened inside the cloze was still open."""
+    depth, i = 0, start
+    while i < len(text):
+        if text.startswith("}}", i):
+            return text[start:i], depth > 0
+        if _CLOZE.match(text, i):
+            return text[start:i], False  # nested clozes are Anki's own business
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth = max(0, depth - 1)
+        i += 1
+    return text[start:], False

@@ -1,0 +1,71 @@
+"""`deck ids`: write each card's GUID under its heading as `<!-- id: ... -->`.
+
+Only lines are inserted; every other byte of the file stays as it was (BOM, line endings,
+trailing spaces), so `git diff` shows exactly the new lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their own endings, splitting exactly where the parser does."""
+    lines = _LINE.findall(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def pin_text(text: str, pins: list[tuple[int, str]]) -> str:
+    """Insert `<!-- id: GUID -->` before each 1-based line number in `pins`."""
+    lines = split_lines(text)
+    ending = _dominant_ending(lines)
+    for line, guid in sorted(pins, reverse=True):
+        index = line - 1
+        comment = f"<!-- id: {guid} -->"
+        if index >= len(lines):
+            # the heading is the file's last line: end it, and leave the new line unended
+            if lines and not lines[-1].endswith(("\n", "\r")):
+                lines[-1] += ending
+                lines.append(comment)
+            else:
+                lines.append(comment + ending)
+        else:  # the heading's own line ending, so a CRLF file stays CRLF
+            lines.insert(index, comment + _ending_of(lines[index - 1], ending))
+    return "".join(lines)
+
+
+def _ending_of(line: str, default: str) -> str:
+    for ending in ("\r\n", "\n", "\r"):
+        if line.endswith(ending):
+            return ending
+    return default
+
+
+def _dominant_ending(lines: list[str]) -> str:
+    counts = {e: sum(line.endswith(e) for line in lines) for e in ("\r\n", "\n", "\r")}
+    counts["\n"] -= counts["\r\n"]
+    return max(counts, key=lambda e: (counts[e], e == "\n"))
+
+
+def write_pins(path: Path, pins: list[tuple[int, str]]) -> None:
+    """Rewrite `path` atomically with the pins inserted, keeping a UTF-8 BOM and its mode."""
+    data = path.read_bytes()
+    bom = data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    out = ("\ufeff" if bom else "") + pin_text(text, pins)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(out.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
