@@ -104,7 +104,8 @@ def _cloze_problems(text: str) -> list[tuple[str, str]]:
         hint_in_code = re.search(r"<code>[^<]*::|\\\([^)]*::", body)
         if hint_in_code or body.count("::") > 1:
             problems.append(("W603", f"'::' inside cloze c{number} starts its hint: Anki "
-                             "shows only what stands before it as the answer"))
+                             "shows only what stands before it as the answer; keep '::' "
+                             "outside the cloze, or use it only to add a hint"))
     return problems
 
 

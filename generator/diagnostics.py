@@ -13,20 +13,43 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-# Codes by family: E1 cards, E2 math, W3 code, E4 media, E5 source files, E9 the lock.
+# Codes by family: E1 cards, E2 math, W3 code, E4 media, E5 source files, E6 cloze,
+# E7 raw HTML, E8 note types and decks, E9 the lock. W is a warning, I a hint.
 CODES: dict[str, str] = {
     "E101": "card has no front",
     "E102": "card has no back",
     "E103": "duplicate front",
     "E104": "duplicate explicit id",
-    "E105": "invalid card metadata",
+    "E105": "invalid card metadata comment",
     "E106": "invalid front matter",
     "E107": "cloze card without a cloze",
+    "W108": "file has no cards",
+    "E108": "no cards at all",
+    "E109": "front renders empty",
+    "W109": "back renders empty",
+    "E201": "formula never closed",
+    "E202": "empty formula",
     "W301": "unknown code language",
-    "E401": "media file not found",
+    "E401": "media file not found or unreadable",
     "E402": "media path leaves the project",
+    "E403": "media name differs in case",
+    "W404": "media format unsupported on phones",
+    "E405": "media file is not the image it claims",
     "E501": "source file cannot be read",
-    "E901": "lock file cannot be read",
+    "E502": "source file is not UTF-8 text",
+    "E503": "source file too large",
+    "E505": "folder named like a source file",
+    "W506": "symbolic link loop",
+    "E601": "'}}' ends a cloze early",
+    "W602": "cloze numbers skip",
+    "W603": "'::' starts a cloze hint",
+    "W701": "HTML that Anki strips",
+    "E702": "unbalanced HTML",
+    "E801": "note type changed shape",
+    "W802": "deck changed since the lock",
+    "W803": "note removed since the lock",
+    "E901": "lock file unreadable",
+    "I001": "card has no pinned id",
 }
 
 
@@ -38,7 +61,7 @@ class Diagnostic:
 
     @property
     def severity(self) -> Severity:
-        return Severity.WARNING if self.code.startswith("W") else Severity.ERROR
+        return Severity.ERROR if self.code.startswith("E") else Severity.WARNING
 
     def __str__(self) -> str:
         return f"{self.pos}: {self.code} {self.message}"

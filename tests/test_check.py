@@ -1,0 +1,93 @@
+"""Every diagnostic code: a bad example that raises it and a fixed one that does not.
+
+The same pairs are the examples in README's table of codes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from generator import build
+from generator.diagnostics import CODES
+from tests.conftest import build_project, make_project
+
+NOW = 1_800_000_000
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
+                    "000049454e44ae426082")
+
+# code, bad source, fixed source (one file `deck.md`; media/dot.png and media/photo.heic exist)
+PAIRS = [
+    ("E101", "##\n\nback\n", "## front\n\nback\n"),
+    ("E102", "## What is ReLU?\n", "## What is ReLU?\n\nmax(0, x)\n"),
+    ("E103", "## q\n\na\n\n## q\n\nb\n", "## q\n\na\n\n## q, again\n\nb\n"),
+    ("E104", "## a\n<!-- id: X1 -->\nA\n\n## b\n<!-- id: X1 -->\nB\n",
+     "## a\n<!-- id: X1 -->\nA\n\n## b\n<!-- id: X2 -->\nB\n"),
+    ("E105", "## q\n<!-- type: reverse-ish -->\na\n", "## q\n<!-- type: reversed -->\na\n"),
+    ("E106", "---\ntags: [machine learning]\n---\n## q\n\na\n",
+     "---\ntags: [machine_learning]\n---\n## q\n\na\n"),
+    ("E107", "## q\n<!-- type: cloze -->\na\n", "## {{c1::q}}\n<!-- type: cloze -->\na\n"),
+    ("W108", "# Notes without cards\n\nJust text.\n", "# Notes\n\n## q\n\na\n"),
+    ("E109", "## <!-- todo -->\n\nback\n", "## q\n\nback\n"),
+    ("W109", "## q\n\n<!-- answer later -->\n", "## q\n\nan answer\n"),
+    ("E201", "## q\n\ncosts $x and more\n", "## q\n\ncosts \\$x and more\n"),
+    ("E202", "## q\n\nempty $$$$ formula \\(\\)\n", "## q\n\na $x$ formula\n"),
+    ("W301", "## q\n\n```pyhton\nx = 1\n```\n", "## q\n\n```python\nx = 1\n```\n"),
+    ("E401", "## q\n\n![](nowhere.png)\n", "## q\n\n![](dot.png)\n"),
+    ("E402", "## q\n\n![](../../../etc/x.png)\n", "## q\n\n![](dot.png)\n"),
+    ("E403", "## q\n\n![](Dot.PNG)\n", "## q\n\n![](dot.png)\n"),
+    ("W404", "## q\n\n![](photo.heic)\n", "## q\n\n![](dot.png)\n"),
+    ("E405", "## q\n\n![](fake.png)\n", "## q\n\n![](dot.png)\n"),
+    ("E601", "## {{c1::`d[{1}}]`}} is a lookup\n", "## {{c1::`d[{1} }]`}} is a lookup\n"),
+    ("W602", "## {{c1::a}} and {{c3::b}}\n", "## {{c1::a}} and {{c2::b}}\n"),
+    ("W603", "## {{c1::`std::vector`}} grows\n", "## `std::`{{c1::`vector`::type}} grows\n"),
+    ("W701", "## q\n\n<script>alert(1)</script>\n", "## q\n\n<b>bold</b>\n"),
+    ("E702", "## q\n\n<div>open\n", "## q\n\n<div>open</div>\n"),
+]
+
+
+@pytest.mark.parametrize("code, bad, fixed", PAIRS, ids=[p[0] for p in PAIRS])
+def test_code_pair(tmp_path, code, bad, fixed):
+    media = {"media/dot.png": PNG, "media/photo.heic": b"\x00\x00\x00\x18ftypheic",
+             "media/fake.png": b"hello, not an image"}
+    assert code in CODES
+    codes = []
+    for text in (bad, fixed):
+        root = make_project(tmp_path / str(len(codes)), {"deck.md": text, "other.md":
+                                                         "## other\n\ncard\n"}, media)
+        project = build.load_project(cwd=root)
+        codes.append([d.code for d in build.compile_project(project, NOW).diagnostics])
+    assert code in codes[0], codes[0]
+    assert code not in codes[1], codes[1]
+
+
+def test_lock_codes_deck_changed_and_removed(tmp_path):
+    root = make_project(tmp_path, {"a.md": "# Old\n\n## q\n\na\n\n## r\n\nb\n"})
+    build_project(root, NOW)
+    (root / "source" / "a.md").write_text("# New\n\n## q\n\na\n")
+    diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
+    assert [(d.code, str(d.pos)) for d in diagnostics] == [("W803", "a.md:1:1"),
+                                                           ("W802", "a.md:3:1")]
+
+
+def test_lock_codes_corrupt_lock_and_changed_note_type_shape(tmp_path):
+    root = make_project(tmp_path, {"a.md": "## q\n\na\n"})
+    build_project(root, NOW)
+    lock = root / "source" / "deck.lock"
+    text = lock.read_text()
+    shape = text.split('"shape": "')[1][:16]
+    lock.write_text(text.replace(shape, "0" * 16, 1))
+    diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
+    assert [d.code for d in diagnostics] == ["E801"]
+    assert "changed its fields or templates since the lock" in diagnostics[0].message
+    lock.write_text(text[:40])
+    diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
+    assert [d.code for d in diagnostics] == ["E901"]
+
+
+def test_every_code_is_documented_in_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [code for code in CODES if f"`{code}`" not in readme]
+    assert not missing, f"codes missing from README: {missing}"
