@@ -63,11 +63,12 @@ def compile_project(project: Project, now: int,
                     progress: Callable[[int, int], None] | None = None,
                     reset_lock: bool = False) -> Compiled:
     files, diagnostics = source_files(project.source)
-    cards = []
+    cards, unread = [], set()
     for rel, path in files:
         text, found = read_source(rel, path)
         diagnostics += found
         if text is None:
+            unread.add(rel)
             continue
         parsed, found = parse_file(rel, text)
         cards += parsed
@@ -88,6 +89,8 @@ def compile_project(project: Project, now: int,
     diagnostics += found
     notes, removed, found = lockfile.assign(rendered, lock, now)
     diagnostics += found
+    # a file that could not be read has not lost its cards
+    removed = tuple(e for e in removed if e.file not in unread)
     diagnostics += _since_lock(notes, removed)
     if not cards and not has_errors(diagnostics):
         diagnostics.append(Diagnostic(SourcePos(".", 1), "E108",
