@@ -76,9 +76,10 @@ def read_source(rel: str, path: Path) -> tuple[str | None, list[Diagnostic]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        return problem("E501", "not valid UTF-8; save the file as UTF-8", line, col)
+        before = data[: error.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        last = before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")
+        return problem("E501", "not valid UTF-8; save the file as UTF-8",
+                       before.count(b"\n") + 1, len(last) + 1)
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         return problem("E502", "file contains NUL characters; is it a binary file?", line)
