@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from generator import lock as lockfile
-from generator.diagnostics import BuildFailed, DeckError, Diagnostic, has_errors
+from generator.diagnostics import BuildFailed, DeckError, Diagnostic, Interrupted, has_errors
 from generator.media import MediaResolver
 from generator.model import Lock, LockEntry, MediaFile, Note, SourcePos, Summary
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
@@ -183,11 +183,19 @@ def build(project: Project, now: int | None = None,
         output.parent.mkdir(parents=True, exist_ok=True)
         package.write(output, compiled.notes, compiled.media, compiled.css,
                       compiled.notetype_mods, compiled.id_base)
+    except OSError as error:  # named by its target: the temporary file is ours, not theirs
+        raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
+    try:
         if _read_text(project.lock_path) != compiled.lock_text:
             lockfile.write_atomic(project.lock_path, compiled.lock_text)
     except OSError as error:
-        raise DeckError(f"cannot write '{error.filename or output}': "
-                        f"{error.strerror or error}") from None
+        raise DeckError(f"wrote '{_shown(output)}' but cannot update the lock "
+                        f"'{_shown(project.lock_path)}': {error.strerror or error}; the old "
+                        "lock is intact, run 'deck build' again") from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after writing '{_shown(output)}' and before updating "
+                          f"the lock '{_shown(project.lock_path)}' (the old one is intact); "
+                          "run 'deck build' again") from None
     notes = compiled.notes
     summary = Summary(
         decks=len({n.card.deck for n in notes}),

@@ -86,41 +86,68 @@ def _html_problems(html: str) -> list[tuple[str, str]]:
     return problems
 
 
+MAX_CLOZE = 65535  # a card's template ordinal is 16 bits in Anki's collection
+
+
 def _cloze_problems(text: str) -> list[tuple[str, str]]:
-    problems = []
-    numbers = sorted({int(n) for n in _CLOZE.findall(text)})
-    if numbers:
-        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
-        if missing:
-            gaps = ", ".join(f"c{n}" for n in missing)
-            problems.append(("W602", f"cloze numbers skip {gaps}; Anki makes one card per "
-                             "number, so this is probably a typo"))
+    problems, numbers = [], set()
     for opening in _CLOZE.finditer(text):
-        body, early = _cloze_body(text, opening.end())
-        number = opening.group(1)
+        name = f"c{opening.group(1)}"
+        number = int(opening.group(1))
+        body, closed, early = _cloze_body(text, opening.end())
+        if not 1 <= number <= MAX_CLOZE:
+            problems.append(("E604", f"cloze number '{name}' is out of range: Anki numbers "
+                             f"clozes from c1 to c{MAX_CLOZE}"))
+            continue
+        if not closed:
+            problems.append(("E604", f"cloze {name} is never closed with '}}}}'"))
+            continue
+        if not _text_of(body.split("::", 1)[0]):
+            problems.append(("E604", f"cloze {name} is empty; Anki makes no card for it"))
+            continue
+        numbers.add(number)
         if early:
-            problems.append(("E601", f"'}}}}' inside cloze c{number} ends it early; write "
+            problems.append(("E601", f"'}}}}' inside cloze {name} ends it early; write "
                              "'} }' (add a space) where braces are not the cloze's end"))
         hint_in_code = re.search(r"<code>[^<]*::|\\\([^)]*::", body)
         if hint_in_code or body.count("::") > 1:
-            problems.append(("W603", f"'::' inside cloze c{number} starts its hint: Anki "
+            problems.append(("W603", f"'::' inside cloze {name} starts its hint: Anki "
                              "shows only what stands before it as the answer; keep '::' "
                              "outside the cloze, or use it only to add a hint"))
+    gaps = _gaps(sorted(numbers))
+    if gaps:
+        problems.append(("W602", f"cloze numbers skip {gaps}; Anki makes one card per "
+                         "number, so this is probably a typo"))
     return problems
 
 
-def _cloze_body(text: str, start: int) -> tuple[str, bool]:
-    """The cloze's text as Anki reads it (up to the first `}}`), and whether that `}}` came
-    while a `{` opened inside the cloze was still open."""
+def _gaps(numbers: list[int]) -> str:
+    """'c2' or 'c2 to c5, c9' for the numbers missing below the highest one."""
+    ranges, expected = [], 1
+    for number in numbers:
+        if number > expected:
+            last = number - 1
+            ranges.append(f"c{expected}" if last == expected else f"c{expected} to c{last}")
+        expected = number + 1
+    return ", ".join(ranges)
+
+
+def _text_of(html: str) -> str:
+    return unescape(re.sub(r"<[^>]*>", "", html)).strip()
+
+
+def _cloze_body(text: str, start: int) -> tuple[str, bool, bool]:
+    """The cloze's text as Anki reads it (up to the first `}}`), whether it is closed, and
+    whether that `}}` came while a `{` opened inside the cloze was still open."""
     depth, i = 0, start
     while i < len(text):
         if text.startswith("}}", i):
-            return text[start:i], depth > 0
+            return text[start:i], True, depth > 0
         if _CLOZE.match(text, i):
-            return text[start:i], False  # nested clozes are Anki's own business
+            return text[start:i], True, False  # nested clozes are Anki's own business
         if text[i] == "{":
             depth += 1
         elif text[i] == "}":
             depth = max(0, depth - 1)
         i += 1
-    return text[start:], False
+    return text[start:], False, False

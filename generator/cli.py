@@ -9,7 +9,7 @@ import time
 
 import click
 
-from generator.diagnostics import BuildFailed, DeckError, Severity
+from generator.diagnostics import BuildFailed, DeckError, Interrupted, Severity
 
 source_option = click.option("--source", "source", metavar="DIR",
                              help="Folder of Markdown sources (default: ./source).")
@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)
         click.echo(f"{errors} error{_s(errors)}; nothing was written", err=True)
         return 1
+    except Interrupted as error:
+        click.echo(f"deck: {error}", err=True)
+        return 130
     except DeckError as error:
         click.echo(f"deck: error: {error}", err=True)
         return 2

@@ -43,6 +43,7 @@ CODES: dict[str, str] = {
     "E601": "'}}' ends a cloze early",
     "W602": "cloze numbers skip",
     "W603": "'::' starts a cloze hint",
+    "E604": "invalid cloze",
     "W701": "HTML that Anki strips",
     "E702": "unbalanced HTML",
     "E801": "note type changed shape",
@@ -81,3 +82,7 @@ class BuildFailed(DeckError):
     def __init__(self, diagnostics: tuple[Diagnostic, ...]):
         super().__init__(f"{sum(d.severity is Severity.ERROR for d in diagnostics)} error(s)")
         self.diagnostics = diagnostics
+
+
+class Interrupted(DeckError):
+    """Ctrl-C after something was already written: the message says what."""

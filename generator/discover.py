@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from generator.diagnostics import Diagnostic
 from generator.model import SourcePos
 
 MAX_BYTES = 10 * 1024 * 1024  # far above any hand-written deck; a bigger file is a mistake
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def source_files(folder: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
@@ -80,7 +82,12 @@ def read_source(rel: str, path: Path) -> tuple[str | None, list[Diagnostic]]:
         last = before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")
         return problem("E501", "not valid UTF-8; save the file as UTF-8",
                        before.count(b"\n") + 1, len(last) + 1)
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        return problem("E502", "file contains NUL characters; is it a binary file?", line)
-    return text.replace("\r\n", "\n").replace("\r", "\n"), []
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    control = _CONTROL.search(text)
+    if control:
+        # U+001F is Anki's field separator; the others are invisible paste accidents
+        line = text.count("\n", 0, control.start()) + 1
+        col = control.start() - (text.rfind("\n", 0, control.start()) + 1) + 1
+        return problem("E502", f"control character U+{ord(control.group()):04X} in the text; "
+                       "remove it (is this a binary file?)", line, col)
+    return text, []

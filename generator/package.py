@@ -69,20 +69,25 @@ def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...], css
         for model in models.values():
             deck.add_model(model)
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    db_fd, db_path = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".db")
-    os.close(db_fd)
+    temporary: list[Path] = []
     try:
-        _write_db(Path(db_path), list(decks.values()), notes, notetype_mods, id_base)
-        _write_zip(Path(tmp), Path(db_path), media)
+        tmp = _temporary(path, ".tmp", temporary)
+        db_path = _temporary(path, ".db", temporary)
+        _write_db(db_path, list(decks.values()), notes, notetype_mods, id_base)
+        _write_zip(tmp, db_path, media)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a package is a plain file
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
-        Path(db_path).unlink(missing_ok=True)
+        for leftover in temporary:
+            leftover.unlink(missing_ok=True)
+
+
+def _temporary(path: Path, suffix: str, made: list[Path]) -> Path:
+    """A new empty file beside `path`, recorded in `made` so it is always removed."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    made.append(Path(name))
+    return Path(name)
 
 
 def _write_db(db_path: Path, decks, notes, notetype_mods, id_base) -> None:

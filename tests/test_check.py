@@ -41,6 +41,8 @@ PAIRS = [
     ("E601", "## {{c1::`d[{1}}]`}} is a lookup\n", "## {{c1::`d[{1} }]`}} is a lookup\n"),
     ("W602", "## {{c1::a}} and {{c3::b}}\n", "## {{c1::a}} and {{c2::b}}\n"),
     ("W603", "## {{c1::`std::vector`}} grows\n", "## `std::`{{c1::`vector`::type}} grows\n"),
+    ("E604", "## The capital of France is {{c1::Paris\n",
+     "## The capital of France is {{c1::Paris}}\n"),
     ("W701", "## q\n\n<script>alert(1)</script>\n", "## q\n\n<b>bold</b>\n"),
     ("E702", "## q\n\n<div>open\n", "## q\n\n<div>open</div>\n"),
 ]
