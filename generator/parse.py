@@ -45,7 +45,9 @@ def parse_file(path: str, text: str) -> tuple[tuple[Card, ...], tuple[Diagnostic
                 if t.type == "heading_open" and t.level == 0 and t.tag in ("h1", "h2")]
     title = next((tokens[i + 1].content.strip() for i, t in headings if t.tag == "h1"), None)
     name = meta.get("deck") if isinstance(meta.get("deck"), str) and meta["deck"].strip() else None
-    deck = deck_prefix(path) + (name or title or PurePosixPath(path).stem).strip()
+    # `a::` or `::` would make Anki invent a deck named 'blank'
+    own = "::".join(p.strip() for p in (name or title or "").split("::") if p.strip())
+    deck = deck_prefix(path) + (own or PurePosixPath(path).stem)
 
     file_tags, problems = _tags(meta.get("tags", ()))
     diagnostics += [Diagnostic(SourcePos(path, 1), "E106", p) for p in problems]
@@ -96,7 +98,7 @@ def _tags(value) -> tuple[tuple[str, ...], list[str]]:
         return (), [f"tags must be a list or a space-separated string, not '{value}'"]
     tags, problems = [], []
     for tag in value:
-        text = str(tag).strip()
+        text = "" if tag is None or isinstance(tag, (dict, list)) else str(tag).strip()
         if not text or any(c.isspace() for c in text):
             problems.append(f"tag '{text}' contains a space; Anki tags are single words "
                             f"(did you mean '{'_'.join(text.split())}'?)")

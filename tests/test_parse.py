@@ -17,6 +17,8 @@ def one(text, path="deck.md"):
     ("# The Title\n\n## q\n\na\n", "x.md", "The Title"),
     ("## q\n\na\n", "file-name.md", "file-name"),
     ("# Cells\n\n## q\n\na\n", "biology/micro/x.md", "biology::micro::Cells"),
+    ("# Cells ::  :: \n\n## q\n\na\n", "x.md", "Cells"),
+    ("# ::\n\n## q\n\na\n", "x.md", "x"),
 ])
 def test_deck_name(text, path, deck):
     assert one(text, path)[0].deck == deck
