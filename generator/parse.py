@@ -99,7 +99,9 @@ def _tags(value) -> tuple[tuple[str, ...], list[str]]:
     tags, problems = [], []
     for tag in value:
         text = "" if tag is None or isinstance(tag, (dict, list)) else str(tag).strip()
-        if not text or any(c.isspace() for c in text):
+        if not text:
+            problems.append(f"empty tag '{tag}' in 'tags'")
+        elif any(c.isspace() for c in text):
             problems.append(f"tag '{text}' contains a space; Anki tags are single words "
                             f"(did you mean '{'_'.join(text.split())}'?)")
         else:
