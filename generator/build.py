@@ -223,3 +223,33 @@ def _read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+@dataclass(frozen=True)
+class Preview:
+    index: Path
+    cards: int
+    sides: int
+    media: int
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def write_preview(project: Project, folder: Path | None = None, live: bool = False,
+                  now: int | None = None) -> Preview:
+    """The preview page of the sources as they are, findings included (it never refuses)."""
+    from generator import preview
+
+    compiled = compile_project(project, build_time() if now is None else now)
+    folder = folder or project.root / "build" / "preview"
+    tops = sorted({n.card.deck.split("::")[0] for n in compiled.notes})
+    title = tops[0] if len(tops) == 1 else project.root.name
+    text, warnings = preview.page(compiled.notes, compiled.diagnostics, compiled.css,
+                                  project.source, title, live=live)
+    try:
+        index = preview.write(folder, text, compiled.media)
+    except OSError as error:
+        raise DeckError(f"cannot write the preview in '{_shown(folder)}': "
+                        f"{error.strerror or error}") from None
+    return Preview(index=index, cards=len(compiled.notes), sides=text.count('class="preview-card"'),
+                   media=len(compiled.media),
+                   diagnostics=tuple(sorted(compiled.diagnostics + tuple(warnings))))

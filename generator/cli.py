@@ -117,6 +117,29 @@ def ids_command(source, media, check_only) -> None:
     click.echo(f"pinned {count} card{_s(count)} in {len(unpinned)} file{_s(len(unpinned))}")
 
 
+@cli.command("preview")
+@source_option
+@media_option
+@click.option("-o", "--output", metavar="DIR", help="Folder to write (default: build/preview).")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in your browser.")
+def preview_command(source, media, output, open_page) -> None:
+    """Write build/preview/index.html: every card, both sides, day and night."""
+    from pathlib import Path
+
+    from generator import build
+
+    project = build.load_project(source, media)
+    result = build.write_preview(project, Path(output).resolve() if output else None)
+    _print_diagnostics(result.diagnostics, err=True)
+    click.echo(f"wrote {_rel(str(result.index))}: {result.cards} note{_s(result.cards)}, "
+               f"{result.sides} card{_s(result.sides)}, {result.media} media file"
+               f"{_s(result.media)}")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(result.index.as_uri())
+
+
 def _print_diagnostics(diagnostics, err: bool = False) -> None:
     for d in diagnostics:
         click.echo(str(d), err=err)

@@ -29,6 +29,7 @@ CODES: dict[str, str] = {
     "W109": "back renders empty",
     "E201": "formula never closed",
     "E202": "empty formula",
+    "W203": "formula the preview cannot render",
     "W301": "unknown code language",
     "E401": "media file not found or unreadable",
     "E402": "media path leaves the project",

@@ -98,6 +98,7 @@ code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, "Liberation Mono",
 pre.highlight { max-width: 100%; overflow-x: auto; padding: 0.6em 0.8em; border-radius: 6px;
   font-size: 15px; line-height: 1.4; text-align: left; white-space: pre; }
 pre.highlight code { padding: 0; background: none; font-size: 1em; }
+.nightMode pre.highlight, .night_mode pre.highlight { border: 1px solid #3d444d; }
 .table { max-width: 100%; overflow-x: auto; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; }
