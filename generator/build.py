@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from generator import lock as lockfile
-from generator.diagnostics import BuildFailed, DeckError, Diagnostic, Interrupted, has_errors
+from generator.diagnostics import (BuildFailed, DeckError, Diagnostic, Interrupted, Severity,
+                                   has_errors)
 from generator.media import MediaResolver
 from generator.model import Lock, LockEntry, MediaFile, Note, SourcePos, Summary
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
@@ -89,8 +90,9 @@ def compile_project(project: Project, now: int,
     diagnostics += found
     notes, removed, found = lockfile.assign(rendered, lock, now)
     diagnostics += found
-    # a file that could not be read has not lost its cards
-    removed = tuple(e for e in removed if e.file not in unread)
+    # a file that could not be read, or holds a broken card, has not lost its cards
+    broken = unread | {d.pos.path for d in diagnostics if d.severity is Severity.ERROR}
+    removed = tuple(e for e in removed if e.file not in broken)
     diagnostics += _since_lock(notes, removed)
     if not cards and not has_errors(diagnostics):
         diagnostics.append(Diagnostic(SourcePos(".", 1), "E108",

@@ -41,12 +41,7 @@ def build_command(source, media, output, reset_lock) -> None:
     finally:
         progress.close()
     _print_diagnostics(compiled.diagnostics, err=True)
-    notes = len(compiled.notes)
-    click.echo(
-        f"built {_rel(summary.output)}: {summary.decks} deck{_s(summary.decks)}, "
-        f"{notes} note{_s(notes)} ({summary.new} new, {summary.changed} changed, "
-        f"{summary.unchanged} unchanged, {len(summary.removed)} removed from sources), "
-        f"{summary.media} media file{_s(summary.media)}, {summary.seconds:.2f} s")
+    click.echo(_summary_line(summary))
     for note in summary.reworded:
         click.echo(f"  {note.card.pos}: kept the identity of reworded card "
                    f"'{build._short(note.renamed_from)}'")
@@ -140,9 +135,52 @@ def preview_command(source, media, output, open_page) -> None:
         webbrowser.open(result.index.as_uri())
 
 
+@cli.command("watch")
+@source_option
+@media_option
+@click.option("-o", "--output", metavar="DIR", help="Preview folder (default: build/preview).")
+@click.option("--open", "open_page", is_flag=True, help="Open the preview in your browser.")
+def watch_command(source, media, output, open_page) -> None:
+    """Rebuild the package and the preview whenever a source or media file changes."""
+    from pathlib import Path
+
+    from generator import build, watch
+
+    project = build.load_project(source, media)
+    click.echo("watching for changes; press Ctrl-C to stop", err=True)
+    opened = not open_page
+    try:
+        for outcome in watch.run(project, Path(output).resolve() if output else None):
+            _print_diagnostics(outcome.diagnostics, err=True)
+            stamp = time.strftime("%H:%M:%S")
+            if outcome.summary is not None:
+                click.echo(f"[{stamp}] {_summary_line(outcome.summary)}")
+            elif outcome.error:
+                click.echo(f"[{stamp}] deck: error: {outcome.error}", err=True)
+            else:
+                errors = sum(d.severity is Severity.ERROR for d in outcome.diagnostics)
+                click.echo(f"[{stamp}] {errors} error{_s(errors)}; kept the last good package",
+                           err=True)
+            if not opened and outcome.preview is not None:
+                import webbrowser
+
+                webbrowser.open(outcome.preview.as_uri())
+                opened = True
+    except KeyboardInterrupt:
+        click.echo("stopped watching", err=True)
+
+
 def _print_diagnostics(diagnostics, err: bool = False) -> None:
     for d in diagnostics:
         click.echo(str(d), err=err)
+
+
+def _summary_line(summary) -> str:
+    notes = summary.new + summary.changed + summary.unchanged
+    return (f"built {_rel(summary.output)}: {summary.decks} deck{_s(summary.decks)}, "
+            f"{notes} note{_s(notes)} ({summary.new} new, {summary.changed} changed, "
+            f"{summary.unchanged} unchanged, {len(summary.removed)} removed from sources), "
+            f"{summary.media} media file{_s(summary.media)}, {summary.seconds:.2f} s")
 
 
 def _rel(path: str) -> str:

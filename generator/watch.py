@@ -1,0 +1,83 @@
+"""`deck watch`: rebuild the package and the preview whenever a source or media file changes.
+
+The watcher never dies on bad input: a broken save reports its findings and keeps the last
+good package (a build writes nothing while errors remain).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from generator import build
+from generator.diagnostics import BuildFailed, DeckError, Diagnostic
+
+DEBOUNCE_MS = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one rebuild did: a summary line's data, or the findings that stopped it."""
+
+    summary: object | None  # model.Summary when the package was written
+    diagnostics: tuple[Diagnostic, ...]
+    error: str | None = None
+    preview: Path | None = None
+    seconds: float = 0.0
+
+
+def rebuild(project: build.Project, preview_dir: Path | None) -> Outcome:
+    started = time.perf_counter()
+    summary, diagnostics, error = None, (), None
+    try:
+        summary, compiled = build.build(project)
+        diagnostics = compiled.diagnostics
+    except BuildFailed as failure:
+        diagnostics = failure.diagnostics
+    except DeckError as failure:
+        error = str(failure)
+    except Exception as failure:  # a bug of ours must not stop the watcher
+        error = f"internal error: {type(failure).__name__}: {failure}"
+    index = None
+    try:
+        result = build.write_preview(project, preview_dir, live=True)
+        index = result.index
+        from generator import preview
+
+        version = hashlib.sha256(index.read_bytes()).hexdigest()[:16]
+        preview.write_version(index.parent, version)
+    except DeckError as failure:
+        error = error or str(failure)
+    except Exception as failure:
+        error = error or f"internal error: {type(failure).__name__}: {failure}"
+    return Outcome(summary, tuple(diagnostics), error, index, time.perf_counter() - started)
+
+
+def _relevant(project: build.Project):
+    source, media = project.source, project.media
+
+    def keep(_change, path: str) -> bool:
+        p = Path(path)
+        if p.name.startswith(".") or p.name.endswith("~"):
+            return False  # our own temporary files, editors' swap and backup files
+        if source in p.parents:
+            return p.suffix == ".md" or p.is_dir()
+        return media in p.parents
+
+    return keep
+
+
+def run(project: build.Project, preview_dir: Path | None = None,
+        stop: threading.Event | None = None) -> Iterator[Outcome]:
+    """Build once, then once per debounced batch of changes, until `stop` is set."""
+    from watchfiles import watch
+
+    yield rebuild(project, preview_dir)
+    paths = [p for p in (project.source, project.media) if p.is_dir()]
+    for _changes in watch(*paths, watch_filter=_relevant(project), debounce=DEBOUNCE_MS,
+                          stop_event=stop, raise_interrupt=True):
+        yield rebuild(project, preview_dir)
