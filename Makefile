@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: deck test clean
+.PHONY: deck test clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 deck: $(VENV)/.deck
 	$(BIN)/deck build
 
-test: $(VENV)/.test
+# The preview's tests drive Debian's Chromium (Playwright's own download does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.test browser
 	$(BIN)/python -m pytest -q
 
 clean:
