@@ -18,8 +18,7 @@ from generator.model import Lock, LockEntry, MediaFile, Note, SourcePos, Summary
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
 from generator.check import check_card
 from generator.discover import read_source, source_files
-from generator.parse import parse_file
-from generator.render import render_card
+from generator.render import render_file
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,7 @@ def compile_project(project: Project, now: int,
                     progress: Callable[[int, int], None] | None = None,
                     reset_lock: bool = False) -> Compiled:
     files, diagnostics = source_files(project.source)
+    resolver = MediaResolver(project.source, project.media, project.root)
     cards, unread = [], set()
     for rel, path in files:
         text, found = read_source(rel, path)
@@ -71,21 +71,17 @@ def compile_project(project: Project, now: int,
         if text is None:
             unread.add(rel)
             continue
-        parsed, found = parse_file(rel, text)
+        parsed, found = render_file(rel, text, resolver)
         cards += parsed
         diagnostics += found
+        for result in parsed:
+            diagnostics += check_card(result)
         if not parsed and not found:
             diagnostics.append(Diagnostic(SourcePos(rel, 1), "W108", "no cards in this file; "
                                           "a card starts at a '## ' heading"))
-    resolver = MediaResolver(project.source, project.media, project.root)
-    rendered = []
-    for done, card in enumerate(cards, 1):
-        result, found = render_card(card, resolver)
-        rendered.append((result, BY_KIND[card.kind].name))
-        diagnostics += found
-        diagnostics += check_card(result)
         if progress is not None:
-            progress(done, len(cards))
+            progress(len(cards), len(cards))
+    rendered = [(r, BY_KIND[r.card.kind].name) for r in cards]
     lock, found = _read_lock(project, reset_lock)
     diagnostics += found
     notes, removed, found = lockfile.assign(rendered, lock, now)

@@ -123,7 +123,7 @@ _MATH = ("math_inline", "math_inline_double", "math_block")
 def _check_math(state) -> None:
     """Core rule, before escapes are merged into text: report unclosed and empty formulas."""
     warn = state.env.get("warn") if isinstance(state.env, dict) else None
-    if warn is None:
+    if warn is None or state.env.get("math_checked"):
         return
     for token in state.tokens:
         line = token.map[0] if token.map else 0
@@ -214,13 +214,36 @@ def parser() -> MarkdownIt:
     return md
 
 
-def parse(text: str) -> list[Token]:
-    return parser().parse(text)
+def parse(text: str, env: RenderEnv | None = None) -> list[Token]:
+    """Block tokens of `text`; inline images carry their own line (for messages)."""
+    tokens = parser().parse(text, {} if env is None else env)
+    _image_lines(tokens)
+    return tokens
+
+
+def render_tokens(tokens: list[Token], env: RenderEnv) -> str:
+    md = parser()
+    return md.renderer.render(tokens, md.options, env)
+
+
+def render_inline_tokens(children: list[Token], env: RenderEnv) -> str:
+    md = parser()
+    return md.renderer.renderInline(children, md.options, env)
+
+
+def has_raw_html(tokens: list[Token]) -> bool:
+    return any(t.type == "html_block" or any(c.type == "html_inline" for c in t.children or ())
+               for t in tokens)
 
 
 def render(text: str, env: RenderEnv) -> str:
     md = parser()
     tokens = md.parse(text, env)
+    _image_lines(tokens)
+    return md.renderer.render(tokens, md.options, env)
+
+
+def _image_lines(tokens: list[Token]) -> None:
     for token in tokens:
         # inline tokens carry no line; give images their own, for messages
         breaks = 0
@@ -229,7 +252,6 @@ def render(text: str, env: RenderEnv) -> str:
                 breaks += 1
             elif child.type == "image" and token.map:
                 child.map = [token.map[0] + breaks, token.map[0] + breaks + 1]
-    return md.renderer.render(tokens, md.options, env)
 
 
 def render_inline(text: str, env: RenderEnv) -> str:

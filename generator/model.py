@@ -51,6 +51,7 @@ class RenderedCard:
     card: Card
     fields: tuple[str, ...]  # in the note type's field order
     media: tuple[MediaFile, ...] = ()  # files the fields refer to
+    raw_html: bool = False  # the Markdown holds HTML of its own (worth checking)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,8 @@ th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; }
 .nightMode th, .nightMode td, .night_mode th, .night_mode td { border-color: #3d444d; }
 .math { max-width: 100%; overflow-x: auto; }
 img { max-width: 100%; height: auto; }
+a { color: #0969da; }
+.nightMode a, .night_mode a { color: #4493f8; }
 .cloze { font-weight: bold; color: #0550ae; }
 .nightMode .cloze, .night_mode .cloze { color: #79c0ff; }
 """

@@ -103,9 +103,12 @@ def _write_db(db_path: Path, decks, notes, notetype_mods, id_base) -> None:
             warnings.simplefilter("ignore")
             genanki.Package(decks).write_to_db(cursor, id_base / 1000,
                                                itertools.count(id_base))
-        # genanki stamps every note with one time; each note keeps its own instead
-        cursor.executemany("UPDATE notes SET mod = ? WHERE guid = ?",
-                           [(n.mod, n.guid) for n in notes])
+        # genanki stamps every note with one time; each note keeps its own instead (a
+        # temporary, indexed table: the package's own schema stays Anki's)
+        cursor.execute("CREATE TEMP TABLE note_mod (guid TEXT PRIMARY KEY, mod INTEGER)")
+        cursor.executemany("INSERT INTO note_mod VALUES (?, ?)", [(n.guid, n.mod) for n in notes])
+        cursor.execute("UPDATE notes SET mod = (SELECT mod FROM note_mod "
+                       "WHERE note_mod.guid = notes.guid)")
         cursor.execute("UPDATE cards SET mod = (SELECT mod FROM notes WHERE id = cards.nid)")
         (models_json,) = cursor.execute("SELECT models FROM col").fetchone()
         models = json.loads(models_json)

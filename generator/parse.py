@@ -8,9 +8,12 @@ setext heading, is read the way the user's editor previews it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import yaml
+
+from markdown_it.token import Token
 
 from generator import markdown
 from generator.diagnostics import Diagnostic
@@ -29,10 +32,32 @@ def deck_prefix(path: str) -> str:
     return "".join(f"{part}::" for part in parts)
 
 
+@dataclass
+class CardTokens:
+    """A card and the parsed Markdown it came from, so it is rendered without parsing again.
+
+    Internal to one process: markdown-it's tokens are mutable and never leave `compile`.
+    `back`/`extra` are None when the tokens cannot be cut at the card's `?` line (a `?`
+    glued to a paragraph); the card's text is then parsed on its own.
+    """
+
+    card: Card
+    heading: Token
+    extra: list[Token] | None
+    back: list[Token] | None
+
+
 def parse_file(path: str, text: str) -> tuple[tuple[Card, ...], tuple[Diagnostic, ...]]:
     """Cards of one source file; `path` is relative to the source folder."""
+    found, diagnostics = parse_tokens(path, text)
+    return tuple(c.card for c in found), diagnostics
+
+
+def parse_tokens(path: str, text: str, env: dict | None = None
+                 ) -> tuple[list[CardTokens], tuple[Diagnostic, ...]]:
+    """Like `parse_file`, keeping each card's tokens; `env` reaches markdown-it's rules."""
     diagnostics: list[Diagnostic] = []
-    tokens = markdown.parse(text)
+    tokens = markdown.parse(text, env)
     lines = text.split("\n")
 
     meta: dict = {}
@@ -67,13 +92,31 @@ def parse_file(path: str, text: str) -> tuple[tuple[Card, ...], tuple[Diagnostic
     for n, (i, token) in enumerate(headings):
         if token.tag != "h2":
             continue
-        end = headings[n + 1][1].map[0] if n + 1 < len(headings) else len(lines)
+        following = headings[n + 1][0] if n + 1 < len(headings) else len(tokens)
+        end = tokens[following].map[0] if following < len(tokens) else len(lines)
         card, found = _card(path, deck, file_kind, file_tags, tokens[i + 1].content.strip(),
                             token.map, end, lines, protected)
         diagnostics += found
         if card is not None:
-            cards.append(card)
-    return tuple(cards), tuple(diagnostics)
+            cards.append(_with_tokens(card, tokens, i, following))
+    return cards, tuple(diagnostics)
+
+
+def _with_tokens(card: Card, tokens: list[Token], heading: int, following: int) -> CardTokens:
+    """Cut the card's blocks out of the file's token stream (top-level boundaries only)."""
+    first = (card.front_line or card.back_line) - 1  # 0-based, past the metadata comments
+    body = tokens[heading + 3 : following]
+    start = next((k for k, t in enumerate(body) if t.level == 0 and t.map and t.map[0] >= first),
+                 len(body))
+    body = body[start:]
+    if not card.front_line:
+        return CardTokens(card, tokens[heading + 1], None, body)
+    split = next((k for k, t in enumerate(body)
+                  if t.type == "paragraph_open" and t.level == 0 and t.map
+                  and t.map[1] - t.map[0] == 1 and body[k + 1].content.strip() == "?"), None)
+    if split is None:
+        return CardTokens(card, tokens[heading + 1], None, None)
+    return CardTokens(card, tokens[heading + 1], body[:split], body[split + 3 :])
 
 
 def _front_matter(content: str) -> tuple[dict, str | None]:

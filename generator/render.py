@@ -1,4 +1,4 @@
-"""`Card` to HTML fields: Markdown rendered, math kept for MathJax, media renamed."""
+"""Cards to HTML fields: Markdown rendered, math kept for MathJax, media renamed."""
 
 from __future__ import annotations
 
@@ -8,20 +8,31 @@ from generator import markdown
 from generator.diagnostics import Diagnostic
 from generator.media import MediaError, MediaResolver, unsupported_format
 from generator.model import Card, Kind, RenderedCard, SourcePos
+from generator.parse import CardTokens, parse_tokens
 
-def render_card(card: Card, media: MediaResolver) -> tuple[RenderedCard, tuple[Diagnostic, ...]]:
-    """The note's fields in note-type order: (Front, Back, Source) or (Text, Extra, Source)."""
-    diagnostics: list[Diagnostic] = []
-    files: list = []
+# Part of every cache key: bump it whenever the HTML a card renders to changes.
+RENDERER_VERSION = "2"
 
-    def env(first_line: int, cloze: bool = False) -> dict:
+
+class _Fields:
+    """Collects what rendering one card finds: media files and diagnostics."""
+
+    def __init__(self, card: Card, media: MediaResolver):
+        self.card, self.media = card, media
+        self.diagnostics: list[Diagnostic] = []
+        self.files: list = []
+
+    def env(self, first_line: int, cloze: bool = False, math_checked: bool = False) -> dict:
+        """markdown-it's env; token line `n` is file line `first_line + n`."""
+        path = self.card.pos.path
+
         def warn(line: int, code: str, message: str) -> None:
-            diagnostics.append(Diagnostic(SourcePos(card.pos.path, first_line + line), code,
-                                          message))
+            self.diagnostics.append(Diagnostic(SourcePos(path, first_line + line), code,
+                                               message))
 
         def image(src: str, line: int) -> str | None:
             try:
-                found = media.resolve(card.pos.path, src)
+                found = self.media.resolve(path, src)
             except MediaError as error:
                 warn(line, error.code, error.message)
                 return None
@@ -29,18 +40,65 @@ def render_card(card: Card, media: MediaResolver) -> tuple[RenderedCard, tuple[D
                 return None
             if (problem := unsupported_format(found.name)) is not None:
                 warn(line, "W404", f"image '{src}': {problem}")
-            files.append(found)
+            self.files.append(found)
             return found.name
 
-        return {"cloze": cloze, "warn": warn, "image": image}
+        return {"cloze": cloze, "warn": warn, "image": image, "math_checked": math_checked}
 
+    def done(self, front: str, back: str, raw_html: bool) -> RenderedCard:
+        return RenderedCard(card=self.card, fields=(front, back, escape(self.card.pos.path)),
+                            media=tuple(dict.fromkeys(self.files)), raw_html=raw_html)
+
+
+def render_card(card: Card, media: MediaResolver, math_checked: bool = False
+                ) -> tuple[RenderedCard, tuple[Diagnostic, ...]]:
+    """The note's fields in note-type order, (Front, Back, Source) or (Text, Extra, Source),
+    parsing the card's own Markdown text."""
+    out = _Fields(card, media)
     # the heading is inline text; what stood above a `?` is rendered as blocks below it
     heading, _, extra = card.front.partition("\n\n")
     cloze = card.kind is Kind.CLOZE
-    front = markdown.render_inline(heading, env(card.pos.line, cloze)).strip()
+    front = markdown.render_inline(heading, out.env(card.pos.line, cloze, math_checked)).strip()
     if extra:
-        front = f"<p>{front}</p>\n" + markdown.render(extra, env(card.front_line, cloze)).strip()
-    back = markdown.render(card.back, env(card.back_line)).strip() if card.back else ""
-    rendered = RenderedCard(card=card, fields=(front, back, escape(card.pos.path)),
-                            media=tuple(dict.fromkeys(files)))
-    return rendered, tuple(diagnostics)
+        front = (f"<p>{front}</p>\n" + markdown.render(
+            extra, out.env(card.front_line, cloze, math_checked)).strip())
+    back = markdown.render(card.back, out.env(card.back_line, False, math_checked)
+                           ).strip() if card.back else ""
+    raw = "<" in card.front + card.back and markdown.has_raw_html(
+        markdown.parse(card.front + "\n\n" + card.back))
+    return out.done(front, back, raw), tuple(out.diagnostics)
+
+
+def render_tokens(source: CardTokens, media: MediaResolver
+                  ) -> tuple[RenderedCard, tuple[Diagnostic, ...]]:
+    """Like `render_card`, from the tokens its file was parsed into (no second parse)."""
+    card = source.card
+    if source.back is None:  # its file's parse already checked its formulas
+        return render_card(card, media, math_checked=True)
+    out = _Fields(card, media)
+    cloze = card.kind is Kind.CLOZE
+    absolute = out.env(1, cloze)  # token maps count the file's lines from 0
+    front = markdown.render_inline_tokens(source.heading.children or [], absolute).strip()
+    if source.extra:
+        front = f"<p>{front}</p>\n" + markdown.render_tokens(source.extra, absolute).strip()
+    back = markdown.render_tokens(source.back, out.env(1)).strip()
+    raw = markdown.has_raw_html([source.heading, *(source.extra or ()), *source.back])
+    return out.done(front, back, raw), tuple(out.diagnostics)
+
+
+def render_file(path: str, text: str, media: MediaResolver
+                ) -> tuple[list[RenderedCard], list[Diagnostic]]:
+    """Every card of one source file, rendered, with what parsing and rendering found."""
+    diagnostics: list[Diagnostic] = []
+
+    def warn(line: int, code: str, message: str) -> None:
+        diagnostics.append(Diagnostic(SourcePos(path, line + 1), code, message))
+
+    sources, found = parse_tokens(path, text, {"warn": warn})
+    diagnostics += found
+    rendered = []
+    for source in sources:
+        result, found = render_tokens(source, media)
+        rendered.append(result)
+        diagnostics += found
+    return rendered, diagnostics

@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 from generator.media import MediaResolver
-from generator.parse import parse_file
-from generator.render import render_card
+from generator.render import render_file
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(GOLDEN.glob("*.md"))
@@ -33,14 +32,12 @@ def render_case(md: Path) -> str:
     """Every card of one source file, then its diagnostics and media, as stable text."""
     rel = md.relative_to(GOLDEN).as_posix()
     text = md.read_text(encoding="utf-8")
-    cards, diagnostics = parse_file(rel, text)
     resolver = MediaResolver(GOLDEN, GOLDEN / "media", GOLDEN)
-    diagnostics = list(diagnostics)
+    cards, diagnostics = render_file(rel, text, resolver)
     media: dict[str, str] = {}
     out: list[str] = []
-    for n, card in enumerate(cards, 1):
-        rendered, found = render_card(card, resolver)
-        diagnostics += found
+    for n, rendered in enumerate(cards, 1):
+        card = rendered.card
         for file in rendered.media:
             media[file.name] = Path(file.source).relative_to(GOLDEN).as_posix()
         tags = f", tags: {' '.join(card.tags)}" if card.tags else ""
