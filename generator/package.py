@@ -11,16 +11,18 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import sqlite3
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path
 
-from generator.model import MediaFile, Note
+from generator.check import MAX_CLOZE
+from generator.model import Kind, MediaFile, Note
 from generator.notetypes import BY_KIND, NoteType
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 
 def deck_id(name: str) -> int:
@@ -52,28 +54,23 @@ def all_decks(names) -> list[str]:
     return sorted(out)
 
 
+def card_ords(note: Note) -> list[int]:
+    """Which of the note type's cards Anki makes for this note (template ordinals)."""
+    kind = note.card.kind
+    if kind is Kind.CLOZE:
+        numbers = {int(n) for n in _CLOZE_NUMBER.findall(note.rendered.fields[0])}
+        return sorted(n - 1 for n in numbers if 1 <= n <= MAX_CLOZE)
+    return list(range(len(BY_KIND[kind].templates)))
+
+
 def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...], css: str,
           notetype_mods: dict[int, int], id_base: int) -> None:
     """Write the package to a temporary file beside `path`, then rename it into place."""
-    import genanki
-
-    models = {kind: _model(nt, css) for kind, nt in BY_KIND.items()}
-    decks = {name: genanki.Deck(deck_id(name), name)
-             for name in all_decks(n.card.deck for n in notes)}
-    for note in notes:
-        card = note.card
-        decks[card.deck].add_note(genanki.Note(
-            model=models[card.kind], fields=list(note.rendered.fields),
-            tags=list(card.tags), guid=note.guid))
-    for deck in decks.values():
-        for model in models.values():
-            deck.add_model(model)
-
     temporary: list[Path] = []
     try:
         tmp = _temporary(path, ".tmp", temporary)
         db_path = _temporary(path, ".db", temporary)
-        _write_db(db_path, list(decks.values()), notes, notetype_mods, id_base)
+        _write_db(db_path, notes, css, notetype_mods, id_base)
         _write_zip(tmp, db_path, media)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a package is a plain file
         os.replace(tmp, path)
@@ -90,32 +87,43 @@ def _temporary(path: Path, suffix: str, made: list[Path]) -> Path:
     return Path(name)
 
 
-def _write_db(db_path: Path, decks, notes, notetype_mods, id_base) -> None:
+def _write_db(db_path: Path, notes, css, notetype_mods, id_base) -> None:
+    """genanki lays out the collection (schema, note types, decks); the notes and cards go
+    in with one statement each, each note with its own time (genanki's per-note path
+    stamps them all with one time and costs most of a build)."""
     import genanki
+
+    models = {kind: _model(nt, css) for kind, nt in BY_KIND.items()}
+    decks = [genanki.Deck(deck_id(name), name) for name in all_decks(n.card.deck for n in notes)]
+    for deck in decks:
+        for model in models.values():
+            deck.add_model(model)
+    ids = itertools.count(id_base)
+    note_rows, card_rows = [], []
+    for note in notes:
+        nid = next(ids)
+        fields = note.rendered.fields
+        tags = f" {' '.join(note.card.tags)} " if note.card.tags else ""
+        note_rows.append((nid, note.guid, BY_KIND[note.card.kind].id, note.mod, -1, tags,
+                          "\x1f".join(fields), fields[0], 0, 0, ""))
+        did = deck_id(note.card.deck)
+        card_rows += [(next(ids), nid, did, ord_, note.mod, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                       "") for ord_ in card_ords(note)]
 
     db_path.unlink()
     conn = sqlite3.connect(db_path)
     try:
         cursor = conn.cursor()
-        with warnings.catch_warnings():
-            # genanki's HTML check flags valid markup (e.g. `<hr id="answer">`); the
-            # checks on our side are in `check.py`
-            warnings.simplefilter("ignore")
-            genanki.Package(decks).write_to_db(cursor, id_base / 1000,
-                                               itertools.count(id_base))
-        # genanki stamps every note with one time; each note keeps its own instead (a
-        # temporary, indexed table: the package's own schema stays Anki's)
-        cursor.execute("CREATE TEMP TABLE note_mod (guid TEXT PRIMARY KEY, mod INTEGER)")
-        cursor.executemany("INSERT INTO note_mod VALUES (?, ?)", [(n.guid, n.mod) for n in notes])
-        cursor.execute("UPDATE notes SET mod = (SELECT mod FROM note_mod "
-                       "WHERE note_mod.guid = notes.guid)")
-        cursor.execute("UPDATE cards SET mod = (SELECT mod FROM notes WHERE id = cards.nid)")
+        genanki.Package(decks).write_to_db(cursor, id_base / 1000, itertools.count(id_base))
+        cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
+        cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           card_rows)
         (models_json,) = cursor.execute("SELECT models FROM col").fetchone()
-        models = json.loads(models_json)
-        for key, model in models.items():
+        stored = json.loads(models_json)
+        for key, model in stored.items():
             model["mod"] = notetype_mods.get(int(key), model["mod"])
         cursor.execute("UPDATE col SET models = ?, mod = ?, crt = ?",
-                       (json.dumps(models, sort_keys=True), id_base, id_base // 1000))
+                       (json.dumps(stored, sort_keys=True), id_base, id_base // 1000))
         conn.commit()
     finally:
         conn.close()
@@ -138,4 +146,4 @@ def _add(out: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
-    out.writestr(info, data)
+    out.writestr(info, data, compresslevel=1)  # a fifth of the size, a third of level 6's time

@@ -76,8 +76,13 @@ def run(project: build.Project, preview_dir: Path | None = None,
     """Build once, then once per debounced batch of changes, until `stop` is set."""
     from watchfiles import watch
 
-    yield rebuild(project, preview_dir)
     paths = [p for p in (project.source, project.media) if p.is_dir()]
-    for _changes in watch(*paths, watch_filter=_relevant(project), debounce=DEBOUNCE_MS,
-                          stop_event=stop, raise_interrupt=True):
-        yield rebuild(project, preview_dir)
+    first = True
+    # the first (empty) yield comes once the watcher runs: a save during the first build
+    # is then seen, not lost
+    for changes in watch(*paths, watch_filter=_relevant(project), debounce=DEBOUNCE_MS,
+                         stop_event=stop, raise_interrupt=True, yield_on_timeout=True,
+                         rust_timeout=200):
+        if first or changes:
+            first = False
+            yield rebuild(project, preview_dir)

@@ -391,15 +391,19 @@ def test_phone_width_fits(seed, wide, open_page, night):
         const url = answer('aaaaaaaaaa');
         const formula = [...document.querySelectorAll('.side.answer math')]
             .find((m) => m.textContent.includes('60'));
+        const box = formula ? (formula.closest('.math') || formula) : null;
+        const scrolls = (el) => el.scrollWidth > el.clientWidth &&
+            ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
         return {table: right(table), url: right(url), urlScroll: url.scrollWidth - url.clientWidth,
-                formula: formula ? right(formula.closest('.math') || formula) : null,
-                tableScroll: table.querySelector('.table').scrollWidth >
-                             table.querySelector('.table').clientWidth};
+                formula: box ? right(box) : null,
+                formulaScroll: box ? scrolls(formula) || scrolls(box) : null,
+                tableScroll: scrolls(table.querySelector('.table'))};
     }""")
     assert boxes["formula"] is not None, "the wide formula did not render as MathML"
     assert max(boxes["table"], boxes["url"], boxes["formula"]) <= PHONE, boxes
     assert boxes["urlScroll"] <= 0, f"the long URL overflows its card: {boxes}"
     assert boxes["tableScroll"], f"the wide table does not scroll inside its box: {boxes}"
+    assert boxes["formulaScroll"], f"the wide formula does not scroll inside its box: {boxes}"
 
 
 # --- 3. formulas ---------------------------------------------------------------------------
