@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +18,8 @@ from generator.model import Lock, LockEntry, MediaFile, Note, SourcePos, Summary
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
 from generator.check import check_card
 from generator.discover import read_source, source_files
-from generator.render import render_file
+from generator.cache import FileCache, FileResult
+from generator.render import RENDERER_VERSION, render_file
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Compiled:
     media: tuple[MediaFile, ...]
     diagnostics: tuple[Diagnostic, ...]
     lock_text: str
+    fresh: tuple[FileResult, ...]  # files rendered anew: cached once a build succeeds
     notetype_mods: dict[int, int]
     id_base: int
     css: str
@@ -61,26 +63,31 @@ class Compiled:
 
 def compile_project(project: Project, now: int,
                     progress: Callable[[int, int], None] | None = None,
-                    reset_lock: bool = False) -> Compiled:
+                    reset_lock: bool = False, workers: int | None = None,
+                    use_cache: bool = True) -> Compiled:
     files, diagnostics = source_files(project.source)
-    resolver = MediaResolver(project.source, project.media, project.root)
-    cards, unread = [], set()
+    cache = _cache(project) if use_cache else None
+    results: dict[str, FileResult] = {}
+    jobs, unread = [], set()
     for rel, path in files:
         text, found = read_source(rel, path)
         diagnostics += found
         if text is None:
             unread.add(rel)
             continue
-        parsed, found = render_file(rel, text, resolver)
-        cards += parsed
-        diagnostics += found
-        for result in parsed:
-            diagnostics += check_card(result)
-        if not parsed and not found:
-            diagnostics.append(Diagnostic(SourcePos(rel, 1), "W108", "no cards in this file; "
-                                          "a card starts at a '## ' heading"))
-        if progress is not None:
-            progress(len(cards), len(cards))
+        key = cache.key(rel, text.encode()) if cache else ""
+        cached = cache.get(key) if cache else None
+        if cached is not None:
+            results[rel] = cached
+        else:
+            jobs.append((key, rel, text))
+    fresh = tuple(_compile_files(project, jobs, workers, progress))
+    results.update((result.path, result) for result in fresh)
+    cards = []
+    for rel, _ in files:
+        if rel in results:
+            cards += results[rel].cards
+            diagnostics += results[rel].diagnostics
     rendered = [(r, BY_KIND[r.card.kind].name) for r in cards]
     lock, found = _read_lock(project, reset_lock)
     diagnostics += found
@@ -108,7 +115,73 @@ def compile_project(project: Project, now: int,
                     media=tuple(media[k] for k in sorted(media)),
                     diagnostics=tuple(sorted(diagnostics)),
                     lock_text=lockfile.render_lock(notes, id_base, hashes, mods, shapes),
+                    fresh=fresh,
                     notetype_mods=mods, id_base=id_base, css=style)
+
+
+def compile_file(key: str, rel: str, text: str, resolver: MediaResolver) -> FileResult:
+    """Parse, render and check one source file: the unit of parallel work and of caching."""
+    consulted = resolver.track()
+    rendered, diagnostics = render_file(rel, text, resolver)
+    cards = []
+    for result in rendered:
+        diagnostics += check_card(result)
+        keys = lockfile.card_keys(result, BY_KIND[result.card.kind].name)
+        cards.append(replace(result, keys=keys))
+    if not cards and not diagnostics:
+        diagnostics.append(Diagnostic(SourcePos(rel, 1), "W108", "no cards in this file; "
+                                      "a card starts at a '## ' heading"))
+    return FileResult(key, rel, tuple(cards), tuple(diagnostics), tuple(consulted.items()))
+
+
+_worker_resolver: MediaResolver | None = None
+PARALLEL_BYTES = 256 * 1024  # below this, starting processes costs more than it saves
+
+
+def _start_worker(source: Path, media: Path, root: Path) -> None:
+    global _worker_resolver
+    _worker_resolver = MediaResolver(source, media, root)
+
+
+def _compile_job(job: tuple[str, str, str]) -> FileResult:
+    return compile_file(*job, _worker_resolver)
+
+
+def _compile_files(project: Project, jobs, workers: int | None, progress):
+    """Results in the order of `jobs`, whatever the number of processes."""
+    workers = workers or os.cpu_count() or 1
+    total = len(jobs)
+    if workers > 1 and total > 1 and sum(len(t) for _, _, t in jobs) >= PARALLEL_BYTES:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        with ProcessPoolExecutor(min(workers, total), multiprocessing.get_context(method),
+                                 initializer=_start_worker,
+                                 initargs=(project.source, project.media, project.root)) as pool:
+            for done, result in enumerate(pool.map(_compile_job, jobs,
+                                                   chunksize=max(1, total // (workers * 8))), 1):
+                if progress is not None:
+                    progress(done, total)
+                yield result
+        return
+    resolver = MediaResolver(project.source, project.media, project.root)
+    for done, (key, rel, text) in enumerate(jobs, 1):
+        yield compile_file(key, rel, text, resolver)
+        if progress is not None:
+            progress(done, total)
+
+
+def _cache(project: Project) -> FileCache:
+    return FileCache(project.root / "build" / "cache", _cache_salt(project))
+
+
+def _cache_salt(project: Project) -> str:
+    """Everything besides a file's own bytes that its rendered cards depend on."""
+    from generator import __version__
+
+    return "\0".join((__version__, RENDERER_VERSION, css(), str(project.source),
+                      str(project.media), str(project.root)))
 
 
 def _read_lock(project: Project, reset: bool) -> tuple[Lock, list[Diagnostic]]:
@@ -167,13 +240,14 @@ def default_output(project: Project, notes: tuple[Note, ...]) -> Path:
 
 def build(project: Project, now: int | None = None,
           progress: Callable[[int, int], None] | None = None,
-          reset_lock: bool = False) -> tuple[Summary, Compiled]:
+          reset_lock: bool = False, workers: int | None = None,
+          use_cache: bool = True) -> tuple[Summary, Compiled]:
     """Build the package and update the lock; raises BuildFailed (nothing written) on errors."""
     from generator import package
 
     started = time.perf_counter()
     compiled = compile_project(project, build_time() if now is None else now, progress,
-                               reset_lock)
+                               reset_lock, workers, use_cache)
     if has_errors(compiled.diagnostics):
         raise BuildFailed(compiled.diagnostics)
     output = project.output or default_output(project, compiled.notes)
@@ -194,6 +268,9 @@ def build(project: Project, now: int | None = None,
         raise Interrupted(f"interrupted after writing '{_shown(output)}' and before updating "
                           f"the lock '{_shown(project.lock_path)}' (the old one is intact); "
                           "run 'deck build' again") from None
+    cache = _cache(project)
+    for result in compiled.fresh:
+        cache.put(result)
     notes = compiled.notes
     summary = Summary(
         decks=len({n.card.deck for n in notes}),

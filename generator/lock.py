@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from generator.diagnostics import DeckError, Diagnostic
-from generator.model import Lock, LockEntry, Note, RenderedCard, SourcePos
+from generator.model import CardKeys, Lock, LockEntry, Note, RenderedCard, SourcePos
 
 LOCK_NAME = "deck.lock"
 VERSION = 1
@@ -41,14 +41,18 @@ def normalize(markdown: str) -> str:
     return " ".join(markdown.split())
 
 
-def front_hash(rendered: RenderedCard) -> str:
-    return digest(normalize(rendered.card.front))
-
-
-def content_hash(rendered: RenderedCard, notetype: str) -> str:
-    """What Anki stores for the note: its type, fields and tags."""
+def card_keys(rendered: RenderedCard, notetype: str) -> CardKeys:
+    """The hashes the lock keeps for a card; the content is what Anki stores for the note."""
     card = rendered.card
-    return digest("\x1e".join((notetype, "\x1f".join(rendered.fields), " ".join(card.tags))))
+    text = normalize(card.front)
+    return CardKeys(front=digest(text), back=digest(normalize(card.back)),
+                    content=digest("\x1e".join((notetype, "\x1f".join(rendered.fields),
+                                                " ".join(card.tags)))),
+                    text=text)
+
+
+def keys_of(rendered: RenderedCard, notetype: str) -> CardKeys:
+    return rendered.keys or card_keys(rendered, notetype)
 
 
 def guid_for(front: str, salt: int = 0) -> str:
@@ -100,13 +104,14 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
     `cards` pairs each rendered card with its note type's name, in source order. Returns
     (notes, removed lock entries, diagnostics).
     """
-    diagnostics = _duplicates(cards)
+    keys = [keys_of(r, notetype) for r, notetype in cards]
+    diagnostics = _duplicates(cards, keys)
     entries = list(lock.notes)
     by_guid = {e.guid: e for e in entries}
     by_front: dict[str, LockEntry] = {}
     for entry in entries:
         by_front.setdefault(entry.front, entry)
-    fronts = [front_hash(r) for r, _ in cards]
+    fronts = [k.front for k in keys]
     chosen: dict[int, tuple[str, LockEntry | None]] = {}
     claimed: set[str] = set()
 
@@ -120,7 +125,7 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
         if i not in chosen and entry is not None and entry.guid not in claimed:
             chosen[i] = (entry.guid, entry)
             claimed.add(entry.guid)
-    reworded = _reworded(cards, fronts, [e for e in entries if e.guid not in claimed],
+    reworded = _reworded(cards, keys, [e for e in entries if e.guid not in claimed],
                          set(fronts), chosen)
     for i, entry in reworded.items():
         chosen[i] = (entry.guid, entry)
@@ -128,17 +133,17 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
     used = claimed | set(by_guid)
     for i, (rendered, _) in enumerate(cards):  # 4. new: from the front, never one in use
         if i not in chosen:
-            salt, guid = 0, guid_for(normalize(rendered.card.front))
+            salt, guid = 0, guid_for(keys[i].text)
             while guid in used:
                 salt += 1
-                guid = guid_for(normalize(rendered.card.front), salt)
+                guid = guid_for(keys[i].text, salt)
             chosen[i] = (guid, None)
             used.add(guid)
 
     notes = []
     for i, (rendered, notetype) in enumerate(cards):
         guid, entry = chosen[i]
-        content = content_hash(rendered, notetype)
+        content = keys[i].content
         if entry is None:
             mod, status = now, "new"
         elif entry.content == content:
@@ -147,14 +152,14 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
             # strictly later: an equal time makes Anki skip the update
             mod, status = max(now, entry.mod + 1), "changed"
         notes.append(Note(guid=guid, rendered=rendered, mod=mod, status=status,
-                          content_hash=content,
+                          content_hash=content, keys=keys[i],
                           previous=entry,
                           renamed_from=entry.front_text if i in reworded else None))
     removed = tuple(e for e in entries if e.guid not in claimed)
     return tuple(notes), removed, diagnostics
 
 
-def _reworded(cards, fronts, unclaimed, current_fronts, chosen) -> dict[int, LockEntry]:
+def _reworded(cards, keys, unclaimed, current_fronts, chosen) -> dict[int, LockEntry]:
     """Cards whose question was reworded: an entry of the same file whose front is gone,
     with the same back or a very similar front. Best pairs first; each used once."""
     orphans = [e for e in unclaimed if e.front not in current_fronts]
@@ -163,8 +168,7 @@ def _reworded(cards, fronts, unclaimed, current_fronts, chosen) -> dict[int, Loc
         if i in chosen:
             continue
         card = rendered.card
-        back = digest(normalize(card.back))
-        text = normalize(card.front).lower()
+        back, text = keys[i].back, keys[i].text.lower()
         for n, entry in enumerate(orphans):
             if entry.file != card.pos.path:
                 continue
@@ -180,11 +184,11 @@ def _reworded(cards, fronts, unclaimed, current_fronts, chosen) -> dict[int, Loc
     return found
 
 
-def _duplicates(cards) -> tuple[Diagnostic, ...]:
+def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:
     found = []
     first_front: dict[str, SourcePos] = {}
     first_id: dict[str, SourcePos] = {}
-    for rendered, _ in cards:
+    for (rendered, _), key in zip(cards, keys):
         card = rendered.card
         if card.explicit_id is not None:
             seen = first_id.setdefault(card.explicit_id, card.pos)
@@ -192,8 +196,7 @@ def _duplicates(cards) -> tuple[Diagnostic, ...]:
                 found.append(Diagnostic(card.pos, "E104", f"id '{card.explicit_id}' is "
                                         f"already used by the card at {seen}"))
             continue
-        key = normalize(card.front)
-        seen = first_front.setdefault(key, card.pos)
+        seen = first_front.setdefault(key.text, card.pos)
         if seen != card.pos:
             found.append(Diagnostic(card.pos, "E103", "the same front as the card at "
                                     f"{seen}; reword one, or give each an '<!-- id: ... -->'"))
@@ -226,10 +229,11 @@ def render_lock(notes, id_base: int, hashes: dict[int, str], mods: dict[int, int
     rows = []
     for note in notes:
         card = note.card
+        keys = note.keys
         rows.append(json.dumps({
             "guid": note.guid, "file": card.pos.path, "deck": card.deck,
-            "front": front_hash(note.rendered), "back": digest(normalize(card.back)),
-            "content": note.content_hash, "mod": note.mod, "text": normalize(card.front),
+            "front": keys.front, "back": keys.back,
+            "content": note.content_hash, "mod": note.mod, "text": keys.text,
         }, ensure_ascii=False))
     lines.append(",\n".join(rows))
     lines.append("]}")

@@ -72,6 +72,12 @@ class MediaResolver:
         self.project_dir = project_dir.resolve()
         self._hashed: dict[Path, MediaFile] = {}
         self._listed: dict[Path, frozenset[str]] = {}
+        self.consulted: dict[str, tuple | None] = {}  # path -> signature, for the cache
+
+    def track(self) -> dict[str, tuple | None]:
+        """Start recording the files and folders later resolutions depend on."""
+        self.consulted = {}
+        return self.consulted
 
     def resolve(self, markdown_path: str, src: str) -> MediaFile | None:
         """The file behind `src` in `markdown_path` (relative to the source folder), or
@@ -89,6 +95,8 @@ class MediaResolver:
                 raise MediaError("E402", f"image '{src}' is outside the project; "
                                  "move it under 'media/'")
             listed = self._listing(real.parent)
+            self.consulted[str(real.parent)] = signature(real.parent)
+            self.consulted[str(real)] = signature(real)
             if real.name not in listed:
                 # a different case works on macOS and Windows, not on AnkiMobile or Linux
                 same = [n for n in listed if n.lower() == real.name.lower()]
@@ -128,6 +136,20 @@ class MediaResolver:
             digest = hashlib.sha256(data).hexdigest()
             found = self._hashed[path] = MediaFile(str(path), stored_name(path, digest))
         return found
+
+
+def signature(path: Path | str) -> tuple | None:
+    """What tells a file changed (size, time of last change) or a folder did (the names in
+    it, hidden ones aside: writing the lock beside the sources must not count); None when
+    it is absent."""
+    try:
+        stat = os.stat(path)
+        if not os.path.isdir(path):
+            return stat.st_size, stat.st_mtime_ns
+        names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+    except OSError:
+        return None
+    return (hashlib.sha256("\0".join(names).encode()).hexdigest(),)
 
 
 def _inside(path: Path, folder: Path) -> bool:

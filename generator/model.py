@@ -47,11 +47,22 @@ class MediaFile:
 
 
 @dataclass(frozen=True)
+class CardKeys:
+    """What the lock compares, computed once where the card is rendered."""
+
+    front: str  # hash of the front's Markdown
+    back: str  # hash of the back's Markdown
+    content: str  # hash of what Anki stores: note type, fields, tags
+    text: str  # the front, whitespace collapsed
+
+
+@dataclass(frozen=True)
 class RenderedCard:
     card: Card
     fields: tuple[str, ...]  # in the note type's field order
     media: tuple[MediaFile, ...] = ()  # files the fields refer to
     raw_html: bool = False  # the Markdown holds HTML of its own (worth checking)
+    keys: CardKeys | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class Note:
     mod: int  # seconds; the time its content last changed
     status: str  # new | changed | unchanged
     content_hash: str = ""
+    keys: CardKeys | None = None
     previous: "LockEntry | None" = None  # the lock entry it was matched to
     renamed_from: str | None = None  # old front, when matched by similarity
 

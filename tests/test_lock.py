@@ -20,10 +20,8 @@ def locked(cards, now=NOW, previous=Lock()):
     notes, removed, diagnostics = lock.assign(cards, previous, now)
     assert not diagnostics
     entries = tuple(
-        LockEntry(guid=n.guid, file=n.card.pos.path, deck=n.card.deck,
-                  front=lock.front_hash(n.rendered),
-                  back=lock.digest(lock.normalize(n.card.back)), content=n.content_hash,
-                  mod=n.mod, front_text=lock.normalize(n.card.front))
+        LockEntry(guid=n.guid, file=n.card.pos.path, deck=n.card.deck, front=n.keys.front,
+                  back=n.keys.back, content=n.content_hash, mod=n.mod, front_text=n.keys.text)
         for n in notes)
     return notes, removed, Lock(id_base=NOW * 1000, notes=entries)
 

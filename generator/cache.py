@@ -1,0 +1,70 @@
+"""Rendered cards cached per source file under `build/cache`, so unchanged cards are not
+rendered again.
+
+An entry is keyed by everything its HTML depends on: the file's bytes and path, the
+renderer's version, the CSS and highlighting settings. It also records the media files and
+folders it consulted; an entry whose media changed, or that cannot be read, is ignored and
+rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.media import signature
+from generator.diagnostics import Diagnostic
+from generator.model import RenderedCard
+
+CACHE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Everything one source file contributes to a build."""
+
+    key: str
+    path: str
+    cards: tuple[RenderedCard, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    consulted: tuple[tuple[str, tuple | None], ...] = ()
+
+
+class FileCache:
+    def __init__(self, folder: Path, salt: str):
+        self.folder = folder / "files"
+        self.salt = f"{CACHE_VERSION}\0{sys.version_info[:2]}\0{salt}\0".encode()
+
+    def key(self, path: str, data: bytes) -> str:
+        return hashlib.sha256(self.salt + path.encode() + b"\0" + data).hexdigest()
+
+    def get(self, key: str) -> FileResult | None:
+        try:
+            with open(self.folder / f"{key[:2]}" / key, "rb") as handle:
+                result = pickle.load(handle)
+        except FileNotFoundError:
+            return None
+        except Exception:  # truncated, corrupt, from another version: rebuild it
+            return None
+        if not isinstance(result, FileResult) or result.key != key:
+            return None
+        if any(signature(path) != seen for path, seen in result.consulted):
+            return None  # an image it shows, or a folder it looked in, changed
+        return result
+
+    def put(self, result: FileResult) -> None:
+        """Best effort: a cache that cannot be written only makes the next build slower."""
+        folder = self.folder / result.key[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, folder / result.key)
+        except OSError:
+            pass

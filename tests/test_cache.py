@@ -1,0 +1,86 @@
+"""The cache and the process pool change how fast a build is, never what it writes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from generator import build
+from tests.conftest import make_project
+
+NOW = 1_800_000_000
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
+                    "000049454e44ae426082")
+
+
+def sources(files: int = 6, cards: int = 15) -> dict[str, str]:
+    out = {}
+    for f in range(files):
+        body = "".join(f"## Question {f}.{c} about $x_{c}$?\n\nAnswer with `code` and\n\n"
+                       f"```python\nprint({c} * {f})\n```\n\n![fig](fig.png)\n\n"
+                       for c in range(cards))
+        out[f"part{f}/topic{f}.md"] = f"# Topic {f}\n\n{body}"
+    return out
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "PARALLEL_BYTES", 0)  # use the pool even for a small project
+    root = make_project(tmp_path, sources(), {"media/fig.png": PNG})
+    return build.load_project(output="out.apkg", cwd=root)
+
+
+def package_bytes(project, **options) -> bytes:
+    summary, _ = build.build(project, now=NOW, **options)
+    return (project.root / "out.apkg").read_bytes()
+
+
+def reset(project) -> None:
+    """Back to a first build: no lock, no cache, no package."""
+    (project.source / "deck.lock").unlink(missing_ok=True)
+    shutil.rmtree(project.root / "build", ignore_errors=True)
+    (project.root / "out.apkg").unlink(missing_ok=True)
+
+
+def test_output_is_the_same_with_any_number_of_workers_and_with_the_cache(project):
+    one = package_bytes(project, workers=1, use_cache=False)
+    lock = (project.source / "deck.lock").read_bytes()
+    for options in ({"workers": 2, "use_cache": False}, {"workers": 3, "use_cache": True}):
+        reset(project)
+        assert package_bytes(project, **options) == one, options
+        assert (project.source / "deck.lock").read_bytes() == lock
+    # every file now comes from the cache
+    _, compiled = build.build(project, now=NOW)
+    assert compiled.fresh == () and (project.root / "out.apkg").read_bytes() == one
+
+
+def test_a_corrupt_cache_is_ignored_and_rebuilt(project):
+    first = package_bytes(project)
+    entries = list((project.root / "build" / "cache").rglob("*"))
+    files = [e for e in entries if e.is_file()]
+    assert len(files) == 6
+    files[0].write_bytes(b"not a pickle")
+    files[1].write_bytes(files[1].read_bytes()[:40])  # truncated
+    _, compiled = build.build(project, now=NOW)
+    assert len(compiled.fresh) == 2
+    assert (project.root / "out.apkg").read_bytes() == first
+
+
+def test_a_changed_image_invalidates_the_cards_that_show_it(project):
+    _, first = build.build(project, now=NOW)
+    (project.root / "media" / "fig.png").write_bytes(PNG.replace(b"\x63\xf8", b"\x63\xf9"))
+    summary, again = build.build(project, now=NOW + 10)
+    assert len(again.fresh) == 6  # every file shows the image
+    assert {m.name for m in first.media} != {m.name for m in again.media}
+    assert summary.changed == 90  # the field holds the new content-hashed name
+
+
+def test_an_edit_re_renders_only_its_file(project):
+    build.build(project, now=NOW)
+    path = project.source / "part2" / "topic2.md"
+    path.write_text(path.read_text().replace("Question 2.3 ", "Question 2.3, reworded, "))
+    summary, compiled = build.build(project, now=NOW + 10)
+    assert [r.path for r in compiled.fresh] == ["part2/topic2.md"]
+    assert (summary.changed, summary.new) == (1, 0)
