@@ -172,6 +172,21 @@ def _compile_files(project: Project, jobs, workers: int | None, progress):
             progress(done, total)
 
 
+def _package_digest(compiled: Compiled) -> str:
+    """Everything the package's bytes depend on."""
+    import hashlib
+
+    from generator import package
+
+    h = hashlib.sha256(f"{package.FORMAT}\0{compiled.id_base}\0{compiled.css}\0"
+                       f"{sorted(compiled.notetype_mods.items())}\0".encode())
+    for note in compiled.notes:
+        h.update(f"{note.guid}\0{note.mod}\0{note.content_hash}\0{note.card.deck}\n".encode())
+    for item in compiled.media:
+        h.update(f"{item.name}\0".encode())
+    return h.hexdigest()
+
+
 def _cache(project: Project) -> FileCache:
     return FileCache(project.root / "build" / "cache", _cache_salt(project))
 
@@ -251,10 +266,14 @@ def build(project: Project, now: int | None = None,
     if has_errors(compiled.diagnostics):
         raise BuildFailed(compiled.diagnostics)
     output = project.output or default_output(project, compiled.notes)
+    cache = _cache(project)
+    digest = _package_digest(compiled)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        package.write(output, compiled.notes, compiled.media, compiled.css,
-                      compiled.notetype_mods, compiled.id_base)
+        # unchanged sources, untouched package: its bytes would be the same, skip the write
+        if not cache.same_output(output, digest):
+            output.parent.mkdir(parents=True, exist_ok=True)
+            package.write(output, compiled.notes, compiled.media, compiled.css,
+                          compiled.notetype_mods, compiled.id_base)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
         raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
     try:
@@ -268,9 +287,9 @@ def build(project: Project, now: int | None = None,
         raise Interrupted(f"interrupted after writing '{_shown(output)}' and before updating "
                           f"the lock '{_shown(project.lock_path)}' (the old one is intact); "
                           "run 'deck build' again") from None
-    cache = _cache(project)
     for result in compiled.fresh:
         cache.put(result)
+    cache.record_output(output, digest)
     notes = compiled.notes
     summary = Summary(
         decks=len({n.card.deck for n in notes}),

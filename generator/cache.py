@@ -10,6 +10,7 @@ rebuilt, never trusted.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import sys
@@ -37,6 +38,7 @@ class FileResult:
 
 class FileCache:
     def __init__(self, folder: Path, salt: str):
+        self.root = folder
         self.folder = folder / "files"
         self.salt = f"{CACHE_VERSION}\0{sys.version_info[:2]}\0{salt}\0".encode()
 
@@ -66,5 +68,34 @@ class FileCache:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, folder / result.key)
+        except OSError:
+            pass
+
+    def same_output(self, output: Path, digest: str) -> bool:
+        """Whether `output` is still exactly the package built from `digest`'s inputs."""
+        try:
+            recorded = json.loads((self.root / "outputs.json").read_text(encoding="utf-8"))
+            return recorded[str(output)] == [digest, *signature(str(output))]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def record_output(self, output: Path, digest: str) -> None:
+        path = self.root / "outputs.json"
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(recorded, dict):
+                recorded = {}
+        except (OSError, ValueError):
+            recorded = {}
+        seen = signature(str(output))
+        if seen is None:
+            return
+        recorded[str(output)] = [digest, *seen]
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(recorded, handle, sort_keys=True)
+            os.replace(tmp, path)
         except OSError:
             pass

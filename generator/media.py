@@ -95,8 +95,8 @@ class MediaResolver:
                 raise MediaError("E402", f"image '{src}' is outside the project; "
                                  "move it under 'media/'")
             listed = self._listing(real.parent)
-            self.consulted[str(real.parent)] = signature(real.parent)
-            self.consulted[str(real)] = signature(real)
+            self.consulted[f"{real.parent}\0{real.name.lower()}"] = _same_name(listed, real.name)
+            self.consulted[str(real)] = signature(str(real))
             if real.name not in listed:
                 # a different case works on macOS and Windows, not on AnkiMobile or Linux
                 same = [n for n in listed if n.lower() == real.name.lower()]
@@ -138,18 +138,25 @@ class MediaResolver:
         return found
 
 
-def signature(path: Path | str) -> tuple | None:
-    """What tells a file changed (size, time of last change) or a folder did (the names in
-    it, hidden ones aside: writing the lock beside the sources must not count); None when
-    it is absent."""
+def signature(key: str) -> tuple | None:
+    """What a resolution depended on, as it is now: a file's size and time of last change
+    (None when absent), or for `folder\0name`, the names in the folder that equal `name`
+    but for case."""
+    if "\0" in key:
+        folder, name = key.split("\0", 1)
+        try:
+            return _same_name(frozenset(os.listdir(folder)), name)
+        except OSError:
+            return ()
     try:
-        stat = os.stat(path)
-        if not os.path.isdir(path):
-            return stat.st_size, stat.st_mtime_ns
-        names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+        stat = os.stat(key)
     except OSError:
         return None
-    return (hashlib.sha256("\0".join(names).encode()).hexdigest(),)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _same_name(listed: frozenset[str], name: str) -> tuple[str, ...]:
+    return tuple(sorted(n for n in listed if n.lower() == name.lower()))
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -21,6 +21,7 @@ from generator.check import MAX_CLOZE
 from generator.model import Kind, MediaFile, Note
 from generator.notetypes import BY_KIND, NoteType
 
+FORMAT = "1"  # bump when the bytes written for the same notes change
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 

@@ -58,7 +58,7 @@ def test_output_is_the_same_with_any_number_of_workers_and_with_the_cache(projec
 
 def test_a_corrupt_cache_is_ignored_and_rebuilt(project):
     first = package_bytes(project)
-    entries = list((project.root / "build" / "cache").rglob("*"))
+    entries = list((project.root / "build" / "cache" / "files").rglob("*"))
     files = [e for e in entries if e.is_file()]
     assert len(files) == 6
     files[0].write_bytes(b"not a pickle")
@@ -84,3 +84,14 @@ def test_an_edit_re_renders_only_its_file(project):
     summary, compiled = build.build(project, now=NOW + 10)
     assert [r.path for r in compiled.fresh] == ["part2/topic2.md"]
     assert (summary.changed, summary.new) == (1, 0)
+
+
+def test_a_no_op_rebuild_does_not_rewrite_the_package_unless_it_was_touched(project):
+    first = package_bytes(project)
+    package = project.root / "out.apkg"
+    written = package.stat().st_mtime_ns
+    build.build(project, now=NOW + 10)
+    assert package.stat().st_mtime_ns == written  # same bytes would be written: skipped
+    package.write_bytes(b"damaged")
+    build.build(project, now=NOW + 20)
+    assert package.read_bytes() == first
