@@ -18,8 +18,7 @@ from generator.model import Lock, LockEntry, MediaFile, Note, SourcePos, Summary
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
 from generator.check import check_card
 from generator.discover import read_source, source_files
-from generator.cache import FileCache, FileResult
-from generator.render import RENDERER_VERSION, render_file
+from generator.cache import RENDERER_VERSION, FileCache, FileResult
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,8 @@ def compile_project(project: Project, now: int,
 
 def compile_file(key: str, rel: str, text: str, resolver: MediaResolver) -> FileResult:
     """Parse, render and check one source file: the unit of parallel work and of caching."""
+    from generator.render import render_file  # markdown-it and Pygments: only when needed
+
     consulted = resolver.track()
     rendered, diagnostics = render_file(rel, text, resolver)
     cards = []

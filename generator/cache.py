@@ -23,6 +23,8 @@ from generator.diagnostics import Diagnostic
 from generator.model import RenderedCard
 
 CACHE_VERSION = "1"
+# Part of every key: bump it whenever the HTML a card renders to changes.
+RENDERER_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,17 @@ class FileCache:
             return None
         if not isinstance(result, FileResult) or result.key != key:
             return None
-        if any(signature(path) != seen for path, seen in result.consulted):
-            return None  # an image it shows, or a folder it looked in, changed
+        for path, seen in result.consulted:
+            if self._now(path) != seen:
+                return None  # an image it shows, or a folder it looked in, changed
         return result
+
+    def _now(self, key: str):
+        """`signature(key)`, asked once per build: many files show the same images."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            memo[key] = signature(key)
+        return memo[key]
 
     def put(self, result: FileResult) -> None:
         """Best effort: a cache that cannot be written only makes the next build slower."""

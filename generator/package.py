@@ -7,6 +7,7 @@ recorded base, and the zip has fixed dates and a fixed entry order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -21,11 +22,12 @@ from generator.check import MAX_CLOZE
 from generator.model import Kind, MediaFile, Note
 from generator.notetypes import BY_KIND, NoteType
 
-FORMAT = "1"  # bump when the bytes written for the same notes change
+FORMAT = "2"  # bump when the bytes written for the same notes change
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 
+@functools.lru_cache(maxsize=None)
 def deck_id(name: str) -> int:
     """From the name alone, so rebuilding elsewhere targets the same deck."""
     value = int.from_bytes(hashlib.sha256(name.encode()).digest()[:6], "big")
@@ -94,11 +96,11 @@ def _write_db(db_path: Path, notes, css, notetype_mods, id_base) -> None:
     stamps them all with one time and costs most of a build)."""
     import genanki
 
-    models = {kind: _model(nt, css) for kind, nt in BY_KIND.items()}
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
+
+    models = [_model(nt, css) for nt in BY_KIND.values()]
     decks = [genanki.Deck(deck_id(name), name) for name in all_decks(n.card.deck for n in notes)]
-    for deck in decks:
-        for model in models.values():
-            deck.add_model(model)
     ids = itertools.count(id_base)
     note_rows, card_rows = [], []
     for note in notes:
@@ -115,16 +117,23 @@ def _write_db(db_path: Path, notes, css, notetype_mods, id_base) -> None:
     conn = sqlite3.connect(db_path)
     try:
         cursor = conn.cursor()
-        genanki.Package(decks).write_to_db(cursor, id_base / 1000, itertools.count(id_base))
+        cursor.executescript(APKG_SCHEMA)
+        cursor.executescript(APKG_COL)
+        # what genanki's Deck.write_to_db stores, for all decks in one statement
+        (decks_json,) = cursor.execute("SELECT decks FROM col").fetchone()
+        stored_decks = {**json.loads(decks_json),
+                        **{str(deck.deck_id): deck.to_json() for deck in decks}}
+        default_deck = decks[0].deck_id if decks else 1
+        stored = {str(model.model_id): model.to_json(id_base // 1000, default_deck)
+                  for model in models}
+        for key, model in stored.items():
+            model["mod"] = notetype_mods.get(int(key), model["mod"])
+        cursor.execute("UPDATE col SET decks = ?, models = ?, mod = ?, crt = ?",
+                       (json.dumps(stored_decks, sort_keys=True),
+                        json.dumps(stored, sort_keys=True), id_base, id_base // 1000))
         cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
         cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            card_rows)
-        (models_json,) = cursor.execute("SELECT models FROM col").fetchone()
-        stored = json.loads(models_json)
-        for key, model in stored.items():
-            model["mod"] = notetype_mods.get(int(key), model["mod"])
-        cursor.execute("UPDATE col SET models = ?, mod = ?, crt = ?",
-                       (json.dumps(stored, sort_keys=True), id_base, id_base // 1000))
         conn.commit()
     finally:
         conn.close()

@@ -10,10 +10,6 @@ from generator.media import MediaError, MediaResolver, unsupported_format
 from generator.model import Card, Kind, RenderedCard, SourcePos
 from generator.parse import CardTokens, parse_tokens
 
-# Part of every cache key: bump it whenever the HTML a card renders to changes.
-RENDERER_VERSION = "2"
-
-
 class _Fields:
     """Collects what rendering one card finds: media files and diagnostics."""
 
