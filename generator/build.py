@@ -74,13 +74,14 @@ def compile_project(project: Project, now: int,
         if text is None:
             unread.add(rel)
             continue
-        key = cache.key(rel, text.encode()) if cache else ""
+        key = cache.key(rel, text) if cache else ""
         cached = cache.get(key) if cache else None
         if cached is not None:
             results[rel] = cached
-        else:
-            jobs.append((key, rel, text))
-    fresh = tuple(_compile_files(project, jobs, workers, progress))
+        else:  # workers read the file again: the texts of 100,000 cards stay out of memory
+            jobs.append((rel, str(path), len(text)))
+    fresh = tuple(_compile_files(project, jobs, workers, progress,
+                                 cache.salt if cache else b""))
     results.update((result.path, result) for result in fresh)
     cards = []
     for rel, _ in files:
@@ -144,15 +145,25 @@ def _start_worker(source: Path, media: Path, root: Path) -> None:
     _worker_resolver = MediaResolver(source, media, root)
 
 
-def _compile_job(job: tuple[str, str, str]) -> FileResult:
-    return compile_file(*job, _worker_resolver)
+def _compile_job(job: tuple[str, str, int, bytes]) -> FileResult:
+    return _read_and_compile(*job, _worker_resolver)
 
 
-def _compile_files(project: Project, jobs, workers: int | None, progress):
+def _read_and_compile(rel: str, path: str, _size: int, salt: bytes,
+                      resolver: MediaResolver) -> FileResult:
+    text, found = read_source(rel, Path(path))
+    if text is None:  # changed since it was first read, and now unreadable
+        return FileResult("", rel, (), tuple(found))
+    # keyed by what was read here, in case the file changed since
+    return compile_file(FileCache.key_for(salt, rel, text) if salt else "", rel, text, resolver)
+
+
+def _compile_files(project: Project, jobs, workers: int | None, progress, salt: bytes):
     """Results in the order of `jobs`, whatever the number of processes."""
     workers = workers or os.cpu_count() or 1
     total = len(jobs)
-    if workers > 1 and total > 1 and sum(len(t) for _, _, t in jobs) >= PARALLEL_BYTES:
+    jobs = [(*job, salt) for job in jobs]
+    if workers > 1 and total > 1 and sum(size for _, _, size, _ in jobs) >= PARALLEL_BYTES:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -167,8 +178,8 @@ def _compile_files(project: Project, jobs, workers: int | None, progress):
                 yield result
         return
     resolver = MediaResolver(project.source, project.media, project.root)
-    for done, (key, rel, text) in enumerate(jobs, 1):
-        yield compile_file(key, rel, text, resolver)
+    for done, job in enumerate(jobs, 1):
+        yield _read_and_compile(*job, resolver)
         if progress is not None:
             progress(done, total)
 
@@ -289,7 +300,8 @@ def build(project: Project, now: int | None = None,
                           f"the lock '{_shown(project.lock_path)}' (the old one is intact); "
                           "run 'deck build' again") from None
     for result in compiled.fresh:
-        cache.put(result)
+        if result.key:
+            cache.put(result)
     cache.record_output(output, digest)
     notes = compiled.notes
     summary = Summary(

@@ -27,7 +27,7 @@ CACHE_VERSION = "1"
 RENDERER_VERSION = "2"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileResult:
     """Everything one source file contributes to a build."""
 
@@ -44,8 +44,12 @@ class FileCache:
         self.folder = folder / "files"
         self.salt = f"{CACHE_VERSION}\0{sys.version_info[:2]}\0{salt}\0".encode()
 
-    def key(self, path: str, data: bytes) -> str:
-        return hashlib.sha256(self.salt + path.encode() + b"\0" + data).hexdigest()
+    def key(self, path: str, text: str) -> str:
+        return self.key_for(self.salt, path, text)
+
+    @staticmethod
+    def key_for(salt: bytes, path: str, text: str) -> str:
+        return hashlib.sha256(salt + path.encode() + b"\0" + text.encode()).hexdigest()
 
     def get(self, key: str) -> FileResult | None:
         try:

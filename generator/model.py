@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SourcePos:
     """A place in a source file; `path` is relative to the source folder, `/`-separated."""
 
@@ -24,7 +24,7 @@ class Kind(str, Enum):
     CLOZE = "cloze"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Card:
     """One card as written: Markdown text, no HTML yet."""
 
@@ -40,13 +40,13 @@ class Card:
     meta_line: int = 0  # the line right under the heading, where `<!-- id: -->` goes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MediaFile:
     source: str  # absolute path on disk
     name: str  # content-hashed name inside the package
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CardKeys:
     """What the lock compares, computed once where the card is rendered."""
 
@@ -56,7 +56,7 @@ class CardKeys:
     text: str  # the front, whitespace collapsed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RenderedCard:
     card: Card
     fields: tuple[str, ...]  # in the note type's field order
@@ -65,7 +65,7 @@ class RenderedCard:
     keys: CardKeys | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Note:
     """A rendered card with its identity decided."""
 
@@ -83,7 +83,7 @@ class Note:
         return self.rendered.card
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockEntry:
     guid: str
     file: str
@@ -95,14 +95,14 @@ class LockEntry:
     front_text: str = ""  # first words of the front, for messages and similarity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lock:
     id_base: int = 0  # milliseconds; note and card ids are counted from it
     notes: tuple[LockEntry, ...] = ()
     notetypes: tuple[tuple[int, str, int, str], ...] = ()  # (id, hash, mod, shape hash)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Summary:
     decks: int
     new: int
