@@ -124,6 +124,9 @@ def _write_db(db_path: Path, notes, css, notetype_mods, id_base) -> None:
     conn = sqlite3.connect(db_path)
     try:
         cursor = conn.cursor()
+        # a scratch file renamed into place only when complete: no journal, no syncs
+        cursor.execute("PRAGMA journal_mode = OFF")
+        cursor.execute("PRAGMA synchronous = OFF")
         cursor.executescript(APKG_SCHEMA)
         cursor.executescript(APKG_COL)
         # what genanki's Deck.write_to_db stores, for all decks in one statement
