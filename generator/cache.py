@@ -20,13 +20,14 @@ from pathlib import Path
 
 from generator.media import signature
 from generator.diagnostics import Diagnostic
-from generator.model import RenderedCard
+from generator.model import RenderedCard, by_constructor
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 # Part of every key: bump it whenever the HTML a card renders to changes.
 RENDERER_VERSION = "2"
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class FileResult:
     """Everything one source file contributes to a build."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from generator.model import SourcePos
+from generator.model import SourcePos, by_constructor
 
 
 class Severity(str, Enum):
@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
 }
 
 
+@by_constructor
 @dataclass(frozen=True, order=True, slots=True)
 class Diagnostic:
     pos: SourcePos
