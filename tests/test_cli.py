@@ -122,3 +122,28 @@ def test_a_card_moved_to_another_deck_is_reported(tmp_path, run):
     assert err == ("a.md:3:1: W802 deck changed from 'Old' to 'New'; an import does not move "
                    "existing cards: move them in Anki's browser (search: \"deck:Old\" "
                    "\"Front:*q*\")\n")
+
+
+def test_help_and_a_cached_check_do_not_import_what_they_do_not_use(tmp_path):
+    """`deck --help` and `deck check` stay fast: no genanki, no Anki backend, no Pygments
+    lexers (nor markdown-it when every file comes from the cache)."""
+    root = make_project(tmp_path, {"a.md": "# A\n\n## q\n\n```python\nx = 1\n```\n"})
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "SOURCE_DATE_EPOCH": "1800000000"}
+    probe = ("import sys, contextlib, io\n"
+             "from generator.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()), "
+             "contextlib.redirect_stderr(io.StringIO()):\n"
+             "    code = main(sys.argv[1:])\n"
+             "heavy = ('genanki', 'anki', 'pygments.lexers', 'markdown_it', 'sqlite3')\n"
+             "print(code, sorted({m.split('.')[0] if m.split('.')[0] != 'pygments' else m\n"
+             "       for m in sys.modules if m == 'anki' or m.startswith(heavy)}))\n")
+
+    def loaded(*args):
+        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=root, env=env,
+                              capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    assert loaded("--help") == "0 []"
+    assert subprocess.run([sys.executable, "-m", "generator", "build"], cwd=root, env=env,
+                          capture_output=True, check=False).returncode == 0
+    assert loaded("check") == "0 []"
