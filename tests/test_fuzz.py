@@ -61,7 +61,8 @@ def new_project(folder: Path) -> Path:
 
 def packages(root: Path) -> list[str]:
     build = root / "build"
-    return sorted(p.name for p in build.iterdir()) if build.is_dir() else []
+    # build/cache/ holds rendered cards, written only after a successful build
+    return sorted(p.name for p in build.iterdir() if p.name != "cache") if build.is_dir() else []
 
 
 def hidden(root: Path) -> list[str]:
@@ -73,6 +74,7 @@ def assert_failed_cleanly(root: Path, out: str, err: str) -> None:
     assert any(LOCATED_ERROR.match(line) for line in err.splitlines()), err
     assert out == ""
     assert packages(root) == [], "a package was written despite errors"
+    assert not (root / "build" / "cache").exists(), "the cache was written despite errors"
     assert not (root / "source" / "deck.lock").exists(), "a lock was written despite errors"
     assert hidden(root) == []
 
