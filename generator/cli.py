@@ -15,6 +15,10 @@ source_option = click.option("--source", "source", metavar="DIR",
                              help="Folder of Markdown sources (default: ./source).")
 media_option = click.option("--media", "media", metavar="DIR",
                             help="Folder looked up for bare image names (default: ./media).")
+preview_dir_option = click.option("-o", "--output", metavar="DIR",
+                                  help="Preview folder (default: build/preview).")
+open_option = click.option("--open", "open_page", is_flag=True,
+                           help="Open the preview in your browser.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,8 +119,8 @@ def ids_command(source, media, check_only) -> None:
 @cli.command("preview")
 @source_option
 @media_option
-@click.option("-o", "--output", metavar="DIR", help="Folder to write (default: build/preview).")
-@click.option("--open", "open_page", is_flag=True, help="Open the page in your browser.")
+@preview_dir_option
+@open_option
 def preview_command(source, media, output, open_page) -> None:
     """Write build/preview/index.html: every card, both sides, day and night."""
     from pathlib import Path
@@ -130,16 +134,14 @@ def preview_command(source, media, output, open_page) -> None:
                f"{result.sides} card{_s(result.sides)}, {result.media} media file"
                f"{_s(result.media)}")
     if open_page:
-        import webbrowser
-
-        webbrowser.open(result.index.as_uri())
+        _open(result.index)
 
 
 @cli.command("watch")
 @source_option
 @media_option
-@click.option("-o", "--output", metavar="DIR", help="Preview folder (default: build/preview).")
-@click.option("--open", "open_page", is_flag=True, help="Open the preview in your browser.")
+@preview_dir_option
+@open_option
 def watch_command(source, media, output, open_page) -> None:
     """Rebuild the package and the preview whenever a source or media file changes."""
     from pathlib import Path
@@ -162,12 +164,16 @@ def watch_command(source, media, output, open_page) -> None:
                 click.echo(f"[{stamp}] {errors} error{_s(errors)}; kept the last good package",
                            err=True)
             if not opened and outcome.preview is not None:
-                import webbrowser
-
-                webbrowser.open(outcome.preview.as_uri())
+                _open(outcome.preview)
                 opened = True
     except KeyboardInterrupt:
         click.echo("stopped watching", err=True)
+
+
+def _open(page) -> None:
+    import webbrowser
+
+    webbrowser.open(page.as_uri())
 
 
 def _print_diagnostics(diagnostics, err: bool = False) -> None:
