@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import yaml
 
 from markdown_it.token import Token
 
@@ -120,6 +119,8 @@ def _with_tokens(card: Card, tokens: list[Token], heading: int, following: int) 
 
 
 def _front_matter(content: str) -> tuple[dict, str | None]:
+    import yaml  # only files with front matter pay for it
+
     try:
         data = yaml.safe_load(content)
     except yaml.YAMLError as error:
