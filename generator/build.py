@@ -14,7 +14,7 @@ from generator import lock as lockfile
 from generator.diagnostics import (BuildFailed, DeckError, Diagnostic, Interrupted, Severity,
                                    has_errors)
 from generator.media import MediaResolver
-from generator.model import Lock, LockEntry, MediaFile, Note, SourcePos, Summary
+from generator.model import Kind, Lock, LockEntry, MediaFile, Note, SourcePos, Summary
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
 from generator.check import check_card
 from generator.discover import read_source, source_files
@@ -91,12 +91,12 @@ def compile_project(project: Project, now: int,
     rendered = [(r, BY_KIND[r.card.kind].name) for r in cards]
     lock, found = _read_lock(project, reset_lock)
     diagnostics += found
-    notes, removed, found = lockfile.assign(rendered, lock, now)
+    notes, removed, retyped, kept, found = lockfile.assign(rendered, lock, now)
     diagnostics += found
     # a file that could not be read, or holds a broken card, has not lost its cards
     broken = unread | {d.pos.path for d in diagnostics if d.severity is Severity.ERROR}
     removed = tuple(e for e in removed if e.file not in broken)
-    diagnostics += _since_lock(notes, removed)
+    diagnostics += _since_lock(notes, removed, retyped)
     if not cards and not has_errors(diagnostics):
         diagnostics.append(Diagnostic(SourcePos(".", 1), "E108",
                                       f"no cards in '{_shown(project.source)}'; write "
@@ -114,7 +114,7 @@ def compile_project(project: Project, now: int,
     return Compiled(notes=notes, removed=removed,
                     media=tuple(media[k] for k in sorted(media)),
                     diagnostics=tuple(sorted(diagnostics)),
-                    lock_text=lockfile.render_lock(notes, id_base, hashes, mods, shapes),
+                    lock_text=lockfile.render_lock(notes, kept, id_base, hashes, mods, shapes),
                     fresh=fresh,
                     notetype_mods=mods, id_base=id_base, css=style)
 
@@ -193,7 +193,7 @@ def _package_digest(compiled: Compiled) -> str:
     h = hashlib.sha256(f"{package.FORMAT}\0{compiled.id_base}\0{compiled.css}\0"
                        f"{sorted(compiled.notetype_mods.items())}\0".encode())
     for note in compiled.notes:
-        h.update(f"{note.guid}\0{note.mod}\0{note.content_hash}\0{note.card.deck}\n".encode())
+        h.update(f"{note.guid}\0{note.mod}\0{note.keys.content}\0{note.card.deck}\n".encode())
     for item in compiled.media:
         h.update(f"{item.name}\0".encode())
     return h.hexdigest()
@@ -221,8 +221,9 @@ def _read_lock(project: Project, reset: bool) -> tuple[Lock, list[Diagnostic]]:
                                    "E901", error.message)]
 
 
-def _since_lock(notes, removed) -> list[Diagnostic]:
-    """What an import cannot do for the user: delete notes, or move cards between decks."""
+def _since_lock(notes, removed, retyped) -> list[Diagnostic]:
+    """What an import cannot do for the user: delete notes, move cards between decks, or
+    change a note's type."""
     found = []
     for note in notes:
         old = note.previous.deck if note.previous else None
@@ -230,21 +231,32 @@ def _since_lock(notes, removed) -> list[Diagnostic]:
             found.append(Diagnostic(note.card.pos, "W802", (
                 f"deck changed from '{old}' to '{note.card.deck}'; an import does not move "
                 "existing cards: move them in Anki's browser (search: "
-                f"{browser_search(old, note.card.front)})")))
+                f"{browser_search(old, note.card.kind.value, note.keys.search)})")))
+    for note, entry in retyped:
+        found.append(Diagnostic(note.card.pos, "W804", (
+            f"card type changed from '{entry.kind}' to '{note.card.kind.value}': Anki cannot "
+            "change a note's type on import, so this is a new note and its reviews start "
+            "over; delete the old one in Anki's browser (search: "
+            f"{browser_search(entry.deck, entry.kind, entry.search)})")))
     for entry in removed:
         found.append(Diagnostic(SourcePos(entry.file, 1), "W803", (
             f"card '{_short(entry.front_text)}' was removed from the sources; an import "
             "does not delete notes: delete it in Anki's browser (search: "
-            f"{browser_search(entry.deck, entry.front_text)})")))
+            f"{browser_search(entry.deck, entry.kind, entry.search or entry.front_text)})")))
     return found
 
 
-def browser_search(deck: str, front: str) -> str:
-    """A search for Anki's browser that finds one note by deck and question."""
-    words = " ".join(front.split()[:8])
+KIND_VALUES = {k.value for k in Kind}
+
+
+def browser_search(deck: str, kind: str, words: str) -> str:
+    """A search for Anki's browser that finds one note: its deck, and words of its first
+    field as stored (Text for a cloze, Front otherwise)."""
+    words = " ".join(words.split()[:8])
     for ch in '\\"*_:':
         words = words.replace(ch, "\\" + ch)
-    return f'"deck:{deck}" "Front:*{words}*"'
+    notetype = BY_KIND[Kind(kind) if kind in KIND_VALUES else Kind.BASIC]
+    return f'"deck:{deck}" "note:{notetype.name}" "{notetype.fields[0][0]}:*{words}*"'
 
 
 def _short(text: str, limit: int = 60) -> str:

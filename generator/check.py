@@ -33,7 +33,7 @@ def check_card(rendered: RenderedCard) -> list[Diagnostic]:
                       for code, message in _html_problems(html)]
         if name in ("front", "text") and _renders_empty(html):
             found.append(Diagnostic(pos, "E109", f"the {name} renders empty in Anki"))
-        elif name == "back" and html and _renders_empty(html):
+        elif name == "back" and _renders_empty(html):
             found.append(Diagnostic(pos, "W109", "the back renders empty in Anki"))
     if card.kind is Kind.CLOZE:
         found += [Diagnostic(card.pos, code, message)

@@ -50,6 +50,8 @@ CODES: dict[str, str] = {
     "E801": "note type changed shape",
     "W802": "deck changed since the lock",
     "W803": "note removed since the lock",
+    "E804": "card type changed under a pinned id",
+    "W804": "card type changed: a new note",
     "E901": "lock file unreadable",
     "I001": "card has no pinned id",
 }

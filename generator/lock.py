@@ -12,7 +12,9 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from generator.diagnostics import DeckError, Diagnostic
@@ -48,7 +50,14 @@ def card_keys(rendered: RenderedCard, notetype: str) -> CardKeys:
     return CardKeys(front=digest(text), back=digest(normalize(card.back)),
                     content=digest("\x1e".join((notetype, "\x1f".join(rendered.fields),
                                                 " ".join(card.tags)))),
-                    text=text)
+                    text=text, search=_search_words(rendered.fields[0]))
+
+
+def _search_words(html: str) -> str:
+    """The first words of the field that no tag interrupts: Anki's field search matches the
+    stored HTML, so `*these words*` finds the note."""
+    runs = [" ".join(run.split()) for run in re.split(r"<[^>]*>", html)]
+    return " ".join(max(runs, key=len, default="").split()[:8])
 
 
 def keys_of(rendered: RenderedCard, notetype: str) -> CardKeys:
@@ -79,10 +88,7 @@ def read(path: Path) -> Lock:
         data = json.loads(text)
         if data.get("version") != VERSION:
             raise ValueError(f"unknown lock version '{data.get('version')}'")
-        notes = tuple(LockEntry(guid=n["guid"], file=n["file"], deck=n["deck"],
-                                front=n["front"], back=n["back"], content=n["content"],
-                                mod=int(n["mod"]), front_text=n.get("text", ""))
-                      for n in data["notes"])
+        notes = tuple(_entry(n) for n in data["notes"])
         notetypes = tuple((int(k), v["hash"], int(v["mod"]), v.get("shape", ""))
                           for k, v in sorted(data.get("notetypes", {}).items()))
         return Lock(id_base=int(data["id_base"]), notes=notes, notetypes=notetypes)
@@ -94,6 +100,17 @@ def read(path: Path) -> Lock:
         raise LockError(f"the lock file is corrupt ({detail}); {_RESTORE}") from None
 
 
+def _entry(row: dict) -> LockEntry:
+    """One lock row, its types checked: a hand-edited lock must fail as E901, not later."""
+    text = {key: row.get(key, "") for key in ("text", "type", "search")}
+    required = {key: row[key] for key in ("guid", "file", "deck", "front", "back", "content")}
+    if not all(isinstance(v, str) and v for v in required.values()) or not all(
+            isinstance(v, str) for v in text.values()) or type(row["mod"]) is not int:
+        raise ValueError(f"a note entry has a missing or wrong value: {json.dumps(row)[:80]}")
+    return LockEntry(**required, mod=row["mod"], front_text=text["text"], kind=text["type"],
+                     search=text["search"], removed=row.get("removed") is True)
+
+
 _RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the sources "
             "(reworded cards then get new identities)")
 
@@ -102,36 +119,58 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
     """Decide every note's GUID and time.
 
     `cards` pairs each rendered card with its note type's name, in source order. Returns
-    (notes, removed lock entries, diagnostics).
+    (notes, removed, retyped, kept, diagnostics): `removed` are the lock's cards gone from
+    the sources, `retyped` the old entries of cards whose type changed (each needs a new
+    note: Anki cannot change a note's type on import), `kept` every entry no card claimed
+    (written back as removed, so a card pasted back later keeps its GUID).
     """
     keys = [keys_of(r, notetype) for r, notetype in cards]
-    diagnostics = _duplicates(cards, keys)
+    kinds = [r.card.kind.value for r, _ in cards]
+    diagnostics = list(_duplicates(cards, keys))
     entries = list(lock.notes)
     by_guid = {e.guid: e for e in entries}
-    by_front: dict[str, LockEntry] = {}
-    for entry in entries:
-        by_front.setdefault(entry.front, entry)
-    fronts = [k.front for k in keys]
+    by_front: dict[str, list[LockEntry]] = {}
+    for entry in sorted(entries, key=lambda e: e.removed):  # live entries first
+        by_front.setdefault(entry.front, []).append(entry)
     chosen: dict[int, tuple[str, LockEntry | None]] = {}
     claimed: set[str] = set()
+
+    def same_type(entry: LockEntry, i: int) -> bool:
+        return not entry.kind or entry.kind == kinds[i]
 
     for i, (rendered, _) in enumerate(cards):  # 1. explicit ids
         guid = rendered.card.explicit_id
         if guid is not None and guid not in claimed:
-            chosen[i] = (guid, by_guid.get(guid))
+            entry = by_guid.get(guid)
+            if entry is not None and not same_type(entry, i):
+                diagnostics.append(Diagnostic(rendered.card.pos, "E804", (
+                    f"card type changed from '{entry.kind}' to '{kinds[i]}' under the pinned "
+                    f"id '{guid}'; Anki cannot change a note's type on import and would skip "
+                    "it as conflicting: give the card a new id, or keep its type")))
+            chosen[i] = (guid, entry)
             claimed.add(guid)
-    for i in range(len(cards)):  # 2. the same front
-        entry = by_front.get(fronts[i])
-        if i not in chosen and entry is not None and entry.guid not in claimed:
+    for i in range(len(cards)):  # 2. the same front (and type)
+        if i in chosen:
+            continue
+        entry = next((e for e in by_front.get(keys[i].front, ())
+                      if e.guid not in claimed and same_type(e, i)), None)
+        if entry is not None:
             chosen[i] = (entry.guid, entry)
             claimed.add(entry.guid)
-    reworded = _reworded(cards, keys, [e for e in entries if e.guid not in claimed],
-                         set(fronts), chosen)
+    live = [e for e in entries if not e.removed and e.guid not in claimed]
+    reworded = _reworded(cards, keys, live, {k.front for k in keys}, chosen, kinds)
     for i, entry in reworded.items():
         chosen[i] = (entry.guid, entry)
         claimed.add(entry.guid)
-    used = claimed | set(by_guid)
-    for i, (rendered, _) in enumerate(cards):  # 4. new: from the front, never one in use
+    retyped: dict[int, LockEntry] = {}
+    for i in range(len(cards)):  # a card whose type changed leaves its old note behind
+        old = next((e for e in by_front.get(keys[i].front, ())
+                    if e.guid not in claimed and not e.removed), None)
+        if i not in chosen and old is not None:
+            retyped[i] = old
+            claimed.add(old.guid)
+    used = {e.guid for e in entries} | claimed
+    for i in range(len(cards)):  # 4. new: from the front, never one in use
         if i not in chosen:
             salt, guid = 0, guid_for(keys[i].text)
             while guid in used:
@@ -141,27 +180,28 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
             used.add(guid)
 
     notes = []
-    for i, (rendered, notetype) in enumerate(cards):
+    for i, (rendered, _) in enumerate(cards):
         guid, entry = chosen[i]
-        content = keys[i].content
         if entry is None:
             mod, status = now, "new"
-        elif entry.content == content:
+        elif entry.content == keys[i].content:
             mod, status = entry.mod, "unchanged"
         else:
             # strictly later: an equal time makes Anki skip the update
             mod, status = max(now, entry.mod + 1), "changed"
         notes.append(Note(guid=guid, rendered=rendered, mod=mod, status=status,
-                          content_hash=content, keys=keys[i],
-                          previous=entry,
+                          keys=keys[i], previous=entry,
                           renamed_from=entry.front_text if i in reworded else None))
-    removed = tuple(e for e in entries if e.guid not in claimed)
-    return tuple(notes), removed, diagnostics
+    removed = tuple(e for e in entries if not e.removed and e.guid not in claimed)
+    kept = tuple(replace(e, removed=True) for e in entries if e.guid not in claimed) + tuple(
+        replace(e, removed=True) for e in retyped.values())
+    retyped_pairs = tuple((notes[i], entry) for i, entry in retyped.items())
+    return tuple(notes), removed, retyped_pairs, kept, tuple(diagnostics)
 
 
-def _reworded(cards, keys, unclaimed, current_fronts, chosen) -> dict[int, LockEntry]:
-    """Cards whose question was reworded: an entry of the same file whose front is gone,
-    with the same back or a very similar front. Best pairs first; each used once."""
+def _reworded(cards, keys, unclaimed, current_fronts, chosen, kinds) -> dict[int, LockEntry]:
+    """Cards whose question was reworded: an entry of the same file and type whose front is
+    gone, with the same back or a very similar front. Best pairs first; each used once."""
     orphans = [e for e in unclaimed if e.front not in current_fronts]
     pairs = []
     for i, (rendered, _) in enumerate(cards):
@@ -170,7 +210,7 @@ def _reworded(cards, keys, unclaimed, current_fronts, chosen) -> dict[int, LockE
         card = rendered.card
         back, text = keys[i].back, keys[i].text.lower()
         for n, entry in enumerate(orphans):
-            if entry.file != card.pos.path:
+            if entry.file != card.pos.path or entry.kind not in ("", kinds[i]):
                 continue
             ratio = difflib.SequenceMatcher(None, entry.front_text.lower(), text).ratio()
             if ratio >= SIMILAR or (entry.back == back and ratio >= SIMILAR_SAME_BACK):
@@ -185,6 +225,8 @@ def _reworded(cards, keys, unclaimed, current_fronts, chosen) -> dict[int, LockE
 
 
 def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:
+    """Explicit ids are unique; so is the front of every card without one (a pinned card
+    with the same front would leave it no lock entry of its own to find)."""
     found = []
     first_front: dict[str, SourcePos] = {}
     first_id: dict[str, SourcePos] = {}
@@ -195,8 +237,13 @@ def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:
             if seen != card.pos:
                 found.append(Diagnostic(card.pos, "E104", f"id '{card.explicit_id}' is "
                                         f"already used by the card at {seen}"))
+    pinned = {key.text: rendered.card.pos for (rendered, _), key in zip(cards, keys)
+              if rendered.card.explicit_id is not None}
+    for (rendered, _), key in zip(cards, keys):
+        card = rendered.card
+        if card.explicit_id is not None:
             continue
-        seen = first_front.setdefault(key.text, card.pos)
+        seen = first_front.setdefault(key.text, pinned.get(key.text, card.pos))
         if seen != card.pos:
             found.append(Diagnostic(card.pos, "E103", "the same front as the card at "
                                     f"{seen}; reword one, or give each an '<!-- id: ... -->'"))
@@ -219,25 +266,31 @@ def notetype_mods(lock: Lock, hashes: dict[int, str], now: int) -> dict[int, int
     return mods
 
 
-def render_lock(notes, id_base: int, hashes: dict[int, str], mods: dict[int, int],
+def render_lock(notes, kept, id_base: int, hashes: dict[int, str], mods: dict[int, int],
                 shapes: dict[int, str]) -> str:
-    """Stable JSON with one note per line, so git diffs show which cards changed."""
+    """Stable JSON with one note per line, so git diffs show which cards changed; cards gone
+    from the sources follow, marked removed."""
     head = {"version": VERSION, "id_base": id_base,
             "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k], "shape": shapes[k]}
                           for k in sorted(hashes)}}
-    lines = [json.dumps(head, sort_keys=True)[:-1] + ', "notes": [']
-    rows = []
-    for note in notes:
-        card = note.card
-        keys = note.keys
-        rows.append(json.dumps({
-            "guid": note.guid, "file": card.pos.path, "deck": card.deck,
-            "front": keys.front, "back": keys.back,
-            "content": note.content_hash, "mod": note.mod, "text": keys.text,
-        }, ensure_ascii=False))
-    lines.append(",\n".join(rows))
-    lines.append("]}")
-    return "\n".join(lines) + "\n"
+    rows = [_row(n.guid, n.card.pos.path, n.card.deck, n.card.kind.value, n.keys, n.mod)
+            for n in notes]
+    for entry in sorted(kept, key=lambda e: (e.file, e.guid)):
+        old = CardKeys(front=entry.front, back=entry.back, content=entry.content,
+                       text=entry.front_text, search=entry.search)
+        rows.append(_row(entry.guid, entry.file, entry.deck, entry.kind, old, entry.mod,
+                         removed=True))
+    return (json.dumps(head, sort_keys=True)[:-1] + ', "notes": [\n' + ",\n".join(rows)
+            + "\n]}\n")
+
+
+def _row(guid, file, deck, kind, keys: CardKeys, mod: int, removed: bool = False) -> str:
+    row = {"guid": guid, "file": file, "deck": deck, "type": kind, "front": keys.front,
+           "back": keys.back, "content": keys.content, "mod": mod, "text": keys.text,
+           "search": keys.search}
+    if removed:
+        row["removed"] = True
+    return json.dumps(row, ensure_ascii=False)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -50,6 +50,7 @@ class Card:
     back_line: int = 0  # first line of `back` in the file, for positions inside it
     front_line: int = 0  # first line of the front's text above a `?`, if any
     meta_line: int = 0  # the line right under the heading, where `<!-- id: -->` goes
+    split_line: int = 0  # the line holding only `?`, if any
 
 
 @by_constructor
@@ -68,6 +69,7 @@ class CardKeys:
     back: str  # hash of the back's Markdown
     content: str  # hash of what Anki stores: note type, fields, tags
     text: str  # the front, whitespace collapsed
+    search: str = ""  # words of the first field as Anki stores them, for a browser search
 
 
 @by_constructor
@@ -89,7 +91,6 @@ class Note:
     rendered: RenderedCard
     mod: int  # seconds; the time its content last changed
     status: str  # new | changed | unchanged
-    content_hash: str = ""
     keys: CardKeys | None = None
     previous: "LockEntry | None" = None  # the lock entry it was matched to
     renamed_from: str | None = None  # old front, when matched by similarity
@@ -109,7 +110,10 @@ class LockEntry:
     back: str  # hash of the back
     content: str  # hash of the rendered note
     mod: int
-    front_text: str = ""  # first words of the front, for messages and similarity
+    front_text: str = ""  # the front, whitespace collapsed: for messages and similarity
+    kind: str = ""  # the card type (note type); "" in locks written before it was kept
+    search: str = ""  # words of the first field, for a search in Anki's browser
+    removed: bool = False  # gone from the sources; kept so a card pasted back keeps its GUID
 
 
 @by_constructor

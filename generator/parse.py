@@ -22,7 +22,9 @@ CLOZE_RE = re.compile(r"\{\{c\d+::")
 META_RE = re.compile(r"^\s*<!--\s*(id|tags|type)\s*:\s*(.*?)\s*-->\s*$")
 KINDS = {"basic": Kind.BASIC, "reversed": Kind.REVERSED, "reverse": Kind.REVERSED,
          "cloze": Kind.CLOZE}
-_PROTECTED = {"fence", "code_block", "html_block", "math_block"}
+# A `?` line inside these is content, not the end of a longer front.
+_PROTECTED = {"fence", "code_block", "html_block", "math_block", "bullet_list_open",
+              "ordered_list_open", "blockquote_open", "table_open"}
 
 
 def deck_prefix(path: str) -> str:
@@ -84,7 +86,7 @@ def parse_tokens(path: str, text: str, env: dict | None = None
 
     protected: set[int] = set()
     for token in tokens:
-        if token.type in _PROTECTED and token.map:
+        if token.type in _PROTECTED and token.map and token.level == 0:
             protected.update(range(token.map[0], token.map[1]))
 
     cards = []
@@ -102,20 +104,25 @@ def parse_tokens(path: str, text: str, env: dict | None = None
 
 
 def _with_tokens(card: Card, tokens: list[Token], heading: int, following: int) -> CardTokens:
-    """Cut the card's blocks out of the file's token stream (top-level boundaries only)."""
+    """Cut the card's blocks out of the file's token stream at top-level boundaries. When
+    the text's lines and the blocks disagree (a `?` or the first line of the answer glued
+    to a paragraph), the card is left to be parsed from its own text."""
+    fallback = CardTokens(card, tokens[heading + 1], None, None)
+    blocks = [k for k in range(heading + 3, following)
+              if tokens[k].level == 0 and tokens[k].map]
     first = (card.front_line or card.back_line) - 1  # 0-based, past the metadata comments
-    body = tokens[heading + 3 : following]
-    start = next((k for k, t in enumerate(body) if t.level == 0 and t.map and t.map[0] >= first),
-                 len(body))
-    body = body[start:]
-    if not card.front_line:
-        return CardTokens(card, tokens[heading + 1], None, body)
-    split = next((k for k, t in enumerate(body)
-                  if t.type == "paragraph_open" and t.level == 0 and t.map
-                  and t.map[1] - t.map[0] == 1 and body[k + 1].content.strip() == "?"), None)
-    if split is None:
-        return CardTokens(card, tokens[heading + 1], None, None)
-    return CardTokens(card, tokens[heading + 1], body[:split], body[split + 3 :])
+    if any(tokens[k].map[0] < first < tokens[k].map[1] for k in blocks):
+        return fallback
+    body_start = next((k for k in blocks if tokens[k].map[0] >= first), following)
+    if not card.split_line:
+        return CardTokens(card, tokens[heading + 1], None, tokens[body_start:following])
+    split = next((k for k in blocks if tokens[k].type == "paragraph_open"
+                  and tokens[k].map == [card.split_line - 1, card.split_line]), None)
+    after = next((k for k in blocks if tokens[k].map[0] >= card.split_line), following)
+    if split is None or (after < following and tokens[after].map[0] != card.back_line - 1):
+        return fallback
+    extra = tokens[body_start:split] if card.front_line else None
+    return CardTokens(card, tokens[heading + 1], extra, tokens[split + 3 : following])
 
 
 def _front_matter(content: str) -> tuple[dict, str | None]:
@@ -199,7 +206,8 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
                 tags=tuple(dict.fromkeys(tags)), explicit_id=explicit_id,
                 back_line=back_start + _leading_blank(lines[back_start:end]) + 1,
                 front_line=first + _leading_blank(lines[first:end]) + 1 if extra_front else 0,
-                meta_line=heading_map[1] + 1), diagnostics
+                meta_line=heading_map[1] + 1,
+                split_line=split + 1 if split is not None else 0), diagnostics
 
 
 def _leading_blank(lines) -> int:

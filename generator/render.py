@@ -75,7 +75,7 @@ def render_tokens(source: CardTokens, media: MediaResolver
     cloze = card.kind is Kind.CLOZE
     absolute = out.env(1, cloze)  # token maps count the file's lines from 0
     front = markdown.render_inline_tokens(source.heading.children or [], absolute).strip()
-    if source.extra:
+    if source.extra:  # what stood above the `?`
         front = f"<p>{front}</p>\n" + markdown.render_tokens(source.extra, absolute).strip()
     back = markdown.render_tokens(source.back, out.env(1)).strip()
     raw = markdown.has_raw_html([source.heading, *(source.extra or ()), *source.back])

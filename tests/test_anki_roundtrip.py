@@ -144,3 +144,31 @@ def test_subfolders_cloze_reversed_tags_and_same_named_images(tmp_path, anki):
     assert sorted((Path(media_dir) / n).read_bytes() for n in names) == sorted([PNG_A, PNG_B])
     assert anki.col.media.check().missing == []
     assert notes["Speed of light"].fields[2] == "physics.md"
+
+
+def test_a_changed_card_type_is_a_new_note_and_the_searches_find_the_old_ones(tmp_path, anki):
+    """Anki cannot change a note's type on import (it would skip it as conflicting): the card
+    becomes a new note, and the browser searches we print find the notes left behind."""
+    from generator import build
+
+    root = make_project(tmp_path, {"a.md": "# A\n\n## What is **ReLU**?\n\nmax(0, x)\n\n"
+                                           "## The {{c1::mitochondrion}} makes ATP\n\n"
+                                           "## Gone soon\n\nbye\n"})
+    v1, _, _ = build_project(root, T0)
+    anki.import_package(v1)
+    old = {n.fields[0]: n.id for n in anki.notes().values()}
+    source = root / "source" / "a.md"
+    edit(source, "## What is **ReLU**?\n", "## What is **ReLU**?\n<!-- type: reversed -->\n")
+    edit(source, "## The {{c1::mitochondrion}} makes ATP\n\n## Gone soon\n\nbye\n",
+         "## Gone soon\n\nbye\n")  # the cloze card is deleted
+    edit(source, "## Gone soon\n\nbye\n", "")
+    v2, _, compiled = build_project(root, T0 + 1)
+    found = {d.code: d.message for d in compiled.diagnostics}
+    assert set(found) == {"W803", "W804"}
+    log = anki.import_package(v2)
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (1, 0, 0)
+    for d in compiled.diagnostics:
+        search = d.message.split("(search: ", 1)[1][:-1]
+        hits = anki.col.find_notes(search)
+        assert len(hits) == 1 and hits[0] in old.values(), (search, hits)
+    del build

@@ -270,7 +270,7 @@ def test_project_whose_only_file_has_no_cards_is_E108(good, run):
         ".:1:1: E108 no cards in 'source'; write Markdown files with '## ' headings there",
         f"good.md:1:1: W108 {W108}",
         "good.md:1:1: W803 card 'q1' was removed from the sources; an import does not delete "
-        "notes: delete it in Anki's browser (search: \"deck:Good\" \"Front:*q1*\")",
+        "notes: delete it in Anki's browser (search: \"deck:Good\" \"note:Markdown Basic\" \"Front:*q1*\")",
         f"1 error; {NOTHING_WRITTEN}"]
 
 

@@ -50,7 +50,7 @@ def test_rebuild_reports_changes_rewording_and_removal(tmp_path, run):
                          "'Capital of France?'"]
     assert err.splitlines() == [
         "ml.md:1:1: W803 card 'gone' was removed from the sources; an import does not delete "
-        "notes: delete it in Anki's browser (search: \"deck:ML\" \"Front:*gone*\")"]
+        "notes: delete it in Anki's browser (search: \"deck:ML\" \"note:Markdown Basic\" \"Front:*gone*\")"]
 
 
 def test_errors_are_located_and_nothing_is_written(tmp_path, run):
@@ -121,7 +121,7 @@ def test_a_card_moved_to_another_deck_is_reported(tmp_path, run):
     assert code == 0
     assert err == ("a.md:3:1: W802 deck changed from 'Old' to 'New'; an import does not move "
                    "existing cards: move them in Anki's browser (search: \"deck:Old\" "
-                   "\"Front:*q*\")\n")
+                   "\"note:Markdown Basic\" \"Front:*q*\")\n")
 
 
 def test_help_and_a_cached_check_do_not_import_what_they_do_not_use(tmp_path):

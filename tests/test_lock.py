@@ -1,6 +1,8 @@
 """GUIDs and modification times are decided in `lock.py`; these pin its rules."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -17,13 +19,13 @@ def rc(front, back="answer", path="a.md", line=1, explicit_id=None, deck="A", ta
 
 
 def locked(cards, now=NOW, previous=Lock()):
-    notes, removed, diagnostics = lock.assign(cards, previous, now)
+    """Assign, then read back the lock a build would write."""
+    notes, removed, _, kept, diagnostics = lock.assign(cards, previous, now)
     assert not diagnostics
-    entries = tuple(
-        LockEntry(guid=n.guid, file=n.card.pos.path, deck=n.card.deck, front=n.keys.front,
-                  back=n.keys.back, content=n.content_hash, mod=n.mod, front_text=n.keys.text)
-        for n in notes)
-    return notes, removed, Lock(id_base=NOW * 1000, notes=entries)
+    text = lock.render_lock(notes, kept, NOW * 1000, {}, {}, {})
+    path = Path(tempfile.mkdtemp()) / "deck.lock"
+    path.write_text(text)
+    return notes, removed, lock.read(path)
 
 
 def test_without_a_lock_guids_come_from_the_front_only():
@@ -104,21 +106,21 @@ def test_removed_cards_are_reported():
 
 
 def test_duplicate_fronts_and_ids_are_errors_naming_both_places():
-    _, _, diagnostics = lock.assign([rc("Same?", line=3), rc("Same?", path="b.md", line=7)],
-                                    Lock(), NOW)
+    *_, diagnostics = lock.assign([rc("Same?", line=3), rc("Same?", path="b.md", line=7)],
+                                  Lock(), NOW)
     assert [str(d) for d in diagnostics] == [
         "b.md:7:1: E103 the same front as the card at a.md:3:1; reword one, or give each "
         "an '<!-- id: ... -->'"]
-    _, _, diagnostics = lock.assign([rc("x", explicit_id="K", line=1),
-                                     rc("y", explicit_id="K", line=5)], Lock(), NOW)
+    *_, diagnostics = lock.assign([rc("x", explicit_id="K", line=1),
+                                   rc("y", explicit_id="K", line=5)], Lock(), NOW)
     assert [d.code for d in diagnostics] == ["E104"]
 
 
 def test_lock_text_round_trips_and_is_stable(tmp_path):
     notes, _, _ = locked([rc("q", "a"), rc("ünï", "b", line=4)])
     hashes, mods, shapes = {1: "h"}, {1: NOW}, {1: "s"}
-    text = lock.render_lock(notes, NOW * 1000, hashes, mods, shapes)
-    assert text == lock.render_lock(notes, NOW * 1000, hashes, mods, shapes)
+    text = lock.render_lock(notes, (), NOW * 1000, hashes, mods, shapes)
+    assert text == lock.render_lock(notes, (), NOW * 1000, hashes, mods, shapes)
     path = tmp_path / "deck.lock"
     lock.write_atomic(path, text)
     back = lock.read(path)
@@ -146,3 +148,58 @@ def test_a_changed_note_type_shape_is_detected():
     recorded = Lock(notetypes=((1, "h", NOW, "shape-a"), (2, "h", NOW, "")))
     assert lock.changed_shapes(recorded, {1: "shape-a", 2: "x"}) == []
     assert lock.changed_shapes(recorded, {1: "shape-b", 2: "x"}) == [1]
+
+
+def rk(front, kind, **options):
+    rendered, _ = rc(front, **options)
+    card = rendered.card.__class__(**{**{f: getattr(rendered.card, f) for f in
+                                         rendered.card.__slots__}, "kind": kind})
+    return rendered.__class__(card=card, fields=rendered.fields), {
+        Kind.BASIC: "Markdown Basic", Kind.REVERSED: "Markdown Reversed",
+        Kind.CLOZE: "Markdown Cloze"}[kind]
+
+
+def test_an_unpinned_card_may_not_share_its_front_with_a_pinned_one():
+    *_, diagnostics = lock.assign([rc("q", explicit_id="X1", line=3), rc("q", line=8)],
+                                  Lock(), NOW)
+    assert [str(d) for d in diagnostics] == [
+        "a.md:8:1: E103 the same front as the card at a.md:3:1; reword one, or give each an "
+        "'<!-- id: ... -->'"]
+
+
+def test_a_changed_card_type_makes_a_new_note_and_says_so():
+    notes, _, previous = locked([rk("q", Kind.BASIC)])
+    again, removed, retyped, kept, diagnostics = lock.assign([rk("q", Kind.REVERSED)],
+                                                             previous, NOW + 5)
+    assert again[0].guid != notes[0].guid and again[0].status == "new"
+    assert [(n.guid, e.guid, e.kind) for n, e in retyped] == [(again[0].guid, notes[0].guid,
+                                                              "basic")]
+    assert removed == () and [e.guid for e in kept] == [notes[0].guid]
+    _, _, _, _, pinned = lock.assign([rk("q", Kind.REVERSED, explicit_id=notes[0].guid)],
+                                     previous, NOW + 5)
+    assert [d.code for d in pinned] == ["E804"]
+
+
+def test_a_card_cut_and_pasted_over_two_builds_keeps_its_guid():
+    notes, _, first = locked([rc("Capital of France?", "Paris"), rc("other", "x")])
+    reworded, _, second = locked([rc("Which city is the capital of France?", "Paris"),
+                                  rc("other", "x")], previous=first)
+    guid = reworded[0].guid
+    assert guid == notes[0].guid
+    cut, removed, third = locked([rc("other", "x")], previous=second)  # saved without it
+    assert [e.guid for e in removed] == [guid]
+    pasted, removed, _ = locked([rc("other", "x"), rc("Which city is the capital of France?",
+                                                      "Paris", path="b.md")], previous=third)
+    assert pasted[1].guid == guid and removed == ()
+
+
+def test_a_lock_row_with_a_wrong_value_is_a_corrupt_lock(tmp_path):
+    notes, _, _ = locked([rc("q", "a")])
+    text = lock.render_lock(notes, (), NOW * 1000, {}, {}, {})
+    for bad in (text.replace('"text": "q"', '"text": 5'),
+                text.replace(f'"guid": "{notes[0].guid}"', '"guid": null'),
+                text.replace(f'"mod": {NOW}', '"mod": "soon"')):
+        path = tmp_path / "deck.lock"
+        path.write_text(bad)
+        with pytest.raises(lock.LockError, match="wrong value"):
+            lock.read(path)
