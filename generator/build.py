@@ -3,6 +3,7 @@ and checked first; nothing is written while any error remains."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -41,8 +42,12 @@ def load_project(source: str | None = None, media: str | None = None,
         raise DeckError(f"source folder '{source or 'source'}' not found; run in a project "
                         "with a 'source/' folder or pass --source DIR")
     root = cwd if source_dir == cwd or cwd in source_dir.parents else source_dir.parent
+    target = (cwd / output).resolve() if output else None
+    if target is not None and (target.suffix.lower() == ".md" or source_dir in target.parents):
+        raise DeckError(f"refusing to write the package to '{output}': it would overwrite or "
+                        "sit among the sources; write it under 'build/'")
     return Project(root=root, source=source_dir, media=(cwd / (media or "media")).resolve(),
-                   output=(cwd / output).resolve() if output else None)
+                   output=target)
 
 
 @dataclass(frozen=True)
@@ -204,11 +209,29 @@ def _cache(project: Project) -> FileCache:
 
 
 def _cache_salt(project: Project) -> str:
-    """Everything besides a file's own bytes that its rendered cards depend on."""
-    from generator import __version__
-
-    return "\0".join((__version__, RENDERER_VERSION, css(), str(project.source),
+    """Everything besides a file's own bytes that its rendered cards depend on: this
+    program's own code and its libraries' versions too, so an upgrade is never served
+    stale cards."""
+    return "\0".join((RENDERER_VERSION, _code_version(), css(), str(project.source),
                       str(project.media), str(project.root)))
+
+
+@functools.lru_cache(maxsize=1)
+def _code_version() -> str:
+    import hashlib
+    import importlib.util
+
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    for name in ("markdown_it", "mdit_py_plugins", "pygments", "yaml"):
+        # an installed package's files change when it is upgraded (reading its version
+        # from its metadata costs 25 ms on every build)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            stat = os.stat(spec.origin)
+            h.update(f"{name}\0{spec.origin}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return h.hexdigest()
 
 
 def _read_lock(project: Project, reset: bool) -> tuple[Lock, list[Diagnostic]]:

@@ -90,11 +90,21 @@ def _html_problems(html: str) -> list[tuple[str, str]]:
 MAX_CLOZE = 65535  # a card's template ordinal is 16 bits in Anki's collection
 
 
+def cloze_number(digits: str) -> int:
+    """The number of `{{cN::`; past MAX_CLOZE (or Python's longest int) all the same."""
+    return int(digits) if len(digits) <= 6 else MAX_CLOZE + 1
+
+
+def cloze_numbers(text: str) -> list[int]:
+    """The card numbers Anki makes for a cloze field, in order."""
+    return sorted({n for n in map(cloze_number, _CLOZE.findall(text)) if 1 <= n <= MAX_CLOZE})
+
+
 def _cloze_problems(text: str) -> list[tuple[str, str]]:
     problems, numbers = [], set()
     for opening in _CLOZE.finditer(text):
-        name = f"c{opening.group(1)}"
-        number = int(opening.group(1))
+        name = f"c{opening.group(1)[:12]}"
+        number = cloze_number(opening.group(1))
         body, closed, early = _cloze_body(text, opening.end())
         if not 1 <= number <= MAX_CLOZE:
             problems.append(("E604", f"cloze number '{name}' is out of range: Anki numbers "

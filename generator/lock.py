@@ -294,7 +294,9 @@ def _row(guid, file, deck, kind, keys: CardKeys, mod: int, removed: bool = False
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write beside the target and rename, so a crash never leaves half a file."""
+    """Write beside the target and rename, so a crash never leaves half a file (through a
+    symbolic link: the link stays a link)."""
+    path = path.resolve()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:

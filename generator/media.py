@@ -85,11 +85,15 @@ class MediaResolver:
         if not src or _EXTERNAL.match(src) or src.startswith("//"):
             return None
         rel = unquote(src.split("#", 1)[0].split("?", 1)[0])
+        if "\0" in rel:
+            raise MediaError("E401", f"image '{src}' is not a file name (it holds a NUL byte)")
         # relative to the Markdown file, as GitHub previews it; a bare name also in media/
         candidates = [self.source_dir / Path(markdown_path).parent / rel]
         if "/" not in rel:
             candidates.append(self.media_dir / rel)
         for candidate in candidates:
+            # a symbolic link can be pointed elsewhere without its target changing
+            self.consulted[f"{candidate}\0link"] = _link(candidate)
             real = candidate.resolve()
             if not (_inside(real, self.project_dir) or _inside(real, self.media_dir)):
                 raise MediaError("E402", f"image '{src}' is outside the project; "
@@ -142,6 +146,8 @@ def signature(key: str) -> tuple | None:
     """What a resolution depended on, as it is now: a file's size and time of last change
     (None when absent), or for `folder\0name`, the names in the folder that equal `name`
     but for case."""
+    if key.endswith("\0link"):
+        return _link(Path(key[:-5]))
     if "\0" in key:
         folder, name = key.split("\0", 1)
         try:
@@ -153,6 +159,15 @@ def signature(key: str) -> tuple | None:
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns
+
+
+def _link(path: Path) -> tuple | None:
+    """Where a path's symbolic links point, part by part (None: no link on the way)."""
+    targets = []
+    for part in (path, *path.parents):
+        if part.is_symlink():
+            targets.append((str(part), os.readlink(part)))
+    return tuple(targets) or None
 
 
 def _same_name(listed: frozenset[str], name: str) -> tuple[str, ...]:

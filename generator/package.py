@@ -12,20 +12,18 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import shutil
 import sqlite3
 import tempfile
 import zipfile
 from pathlib import Path
 
-from generator.check import MAX_CLOZE
+from generator.check import cloze_numbers
 from generator.model import Kind, MediaFile, Note
 from generator.notetypes import BY_KIND, NoteType
 
 FORMAT = "2"  # bump when the bytes written for the same notes change
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-_CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,8 +60,7 @@ def card_ords(note: Note) -> list[int]:
     """Which of the note type's cards Anki makes for this note (template ordinals)."""
     kind = note.card.kind
     if kind is Kind.CLOZE:
-        numbers = {int(n) for n in _CLOZE_NUMBER.findall(note.rendered.fields[0])}
-        return sorted(n - 1 for n in numbers if 1 <= n <= MAX_CLOZE)
+        return [n - 1 for n in cloze_numbers(note.rendered.fields[0])]
     return list(range(len(BY_KIND[kind].templates)))
 
 

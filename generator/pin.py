@@ -53,7 +53,9 @@ def _dominant_ending(lines: list[str]) -> str:
 
 
 def write_pins(path: Path, pins: list[tuple[int, str]]) -> None:
-    """Rewrite `path` atomically with the pins inserted, keeping a UTF-8 BOM and its mode."""
+    """Rewrite `path` atomically with the pins inserted, keeping a UTF-8 BOM and its mode
+    (and a symbolic link: the file it points to is the one rewritten)."""
+    path = path.resolve()
     data = path.read_bytes()
     bom = data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")

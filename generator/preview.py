@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import mathml
+from generator.check import cloze_number, cloze_numbers
 from generator.diagnostics import Diagnostic
 from generator.model import Kind, Note
 from generator.notetypes import BY_KIND, NoteType
@@ -55,7 +56,7 @@ def render_template(template: str, fields: dict[str, str], cloze: int | None,
 
 def _cloze(text: str, active: int, answer: bool) -> str:
     def one(match: re.Match) -> str:
-        number, content, hint = int(match.group(1)), match.group(2), match.group(3)
+        number, content, hint = cloze_number(match.group(1)), match.group(2), match.group(3)
         if number != active:
             return content
         if answer:
@@ -71,7 +72,7 @@ def sides(note: Note) -> list[Side]:
     out = []
     if note.card.kind is Kind.CLOZE:
         template = notetype.templates[0]
-        numbers = sorted({int(n) for n in re.findall(r"\{\{c(\d+)::", fields["Text"])}) or [1]
+        numbers = cloze_numbers(fields["Text"]) or [1]
         for n in numbers:
             out.append(Side(note, f"c{n}", render_template(template.qfmt, fields, n, False),
                             render_template(template.afmt, fields, n, True)))

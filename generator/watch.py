@@ -64,9 +64,9 @@ def _relevant(project: build.Project):
         p = Path(path)
         if p.name.startswith(".") or p.name.endswith("~"):
             return False  # our own temporary files, editors' swap and backup files
-        if source in p.parents:
-            return p.suffix == ".md" or p.is_dir()
-        return media in p.parents
+        if p == project.lock_path:
+            return False  # written by the build itself
+        return source in p.parents or media in p.parents  # images may sit beside the text
 
     return keep
 
