@@ -4,6 +4,7 @@ and checked first; nothing is written while any error remains."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import time
@@ -150,12 +151,11 @@ def _start_worker(source: Path, media: Path, root: Path) -> None:
     _worker_resolver = MediaResolver(source, media, root)
 
 
-def _compile_job(job: tuple[str, str, int, bytes]) -> FileResult:
+def _compile_job(job: tuple[str, str, bytes]) -> FileResult:
     return _read_and_compile(*job, _worker_resolver)
 
 
-def _read_and_compile(rel: str, path: str, _size: int, salt: bytes,
-                      resolver: MediaResolver) -> FileResult:
+def _read_and_compile(rel: str, path: str, salt: bytes, resolver: MediaResolver) -> FileResult:
     text, found = read_source(rel, Path(path))
     if text is None:  # changed since it was first read, and now unreadable
         return FileResult("", rel, (), tuple(found))
@@ -167,8 +167,9 @@ def _compile_files(project: Project, jobs, workers: int | None, progress, salt: 
     """Results in the order of `jobs`, whatever the number of processes."""
     workers = workers or os.cpu_count() or 1
     total = len(jobs)
-    jobs = [(*job, salt) for job in jobs]
-    if workers > 1 and total > 1 and sum(size for _, _, size, _ in jobs) >= PARALLEL_BYTES:
+    size = sum(size for _, _, size in jobs)
+    jobs = [(rel, path, salt) for rel, path, _ in jobs]
+    if workers > 1 and total > 1 and size >= PARALLEL_BYTES:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -191,8 +192,6 @@ def _compile_files(project: Project, jobs, workers: int | None, progress, salt: 
 
 def _package_digest(compiled: Compiled) -> str:
     """Everything the package's bytes depend on."""
-    import hashlib
-
     from generator import package
 
     h = hashlib.sha256(f"{package.FORMAT}\0{compiled.id_base}\0{compiled.css}\0"
@@ -218,7 +217,6 @@ def _cache_salt(project: Project) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
-    import hashlib
     import importlib.util
 
     h = hashlib.sha256()
@@ -263,7 +261,7 @@ def _since_lock(notes, removed, retyped) -> list[Diagnostic]:
             f"{browser_search(entry.deck, entry.kind, entry.search)})")))
     for entry in removed:
         found.append(Diagnostic(SourcePos(entry.file, 1), "W803", (
-            f"card '{_short(entry.front_text)}' was removed from the sources; an import "
+            f"card '{short(entry.front_text)}' was removed from the sources; an import "
             "does not delete notes: delete it in Anki's browser (search: "
             f"{browser_search(entry.deck, entry.kind, entry.search or entry.front_text)})")))
     return found
@@ -282,7 +280,7 @@ def browser_search(deck: str, kind: str, words: str) -> str:
     return f'"deck:{deck}" "note:{notetype.name}" "{notetype.fields[0][0]}:*{words}*"'
 
 
-def _short(text: str, limit: int = 60) -> str:
+def short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -345,8 +343,6 @@ def build(project: Project, now: int | None = None,
         changed=sum(n.status == "changed" for n in notes),
         unchanged=sum(n.status == "unchanged" for n in notes),
         removed=compiled.removed,
-        moved=tuple((n, n.previous.deck) for n in notes
-                    if n.previous is not None and n.previous.deck != n.card.deck),
         reworded=tuple(n for n in notes if n.renamed_from is not None),
         media=len(compiled.media), output=str(output),
         seconds=time.perf_counter() - started)
@@ -377,21 +373,23 @@ class Preview:
 
 
 def write_preview(project: Project, folder: Path | None = None, live: bool = False,
-                  now: int | None = None) -> Preview:
-    """The preview page of the sources as they are, findings included (it never refuses)."""
+                  now: int | None = None, compiled: Compiled | None = None) -> Preview:
+    """The preview page of the sources as they are, findings included (it never refuses);
+    `compiled` saves compiling again right after a build."""
     from generator import preview
 
-    compiled = compile_project(project, build_time() if now is None else now)
+    if compiled is None:
+        compiled = compile_project(project, build_time() if now is None else now)
     folder = folder or project.root / "build" / "preview"
     tops = sorted({n.card.deck.split("::")[0] for n in compiled.notes})
     title = tops[0] if len(tops) == 1 else project.root.name
-    text, warnings = preview.page(compiled.notes, compiled.diagnostics, compiled.css,
-                                  project.source, title, live=live)
+    text, sides, warnings = preview.page(compiled.notes, compiled.diagnostics, compiled.css,
+                                         project.source, title, live=live)
     try:
         index = preview.write(folder, text, compiled.media)
     except OSError as error:
         raise DeckError(f"cannot write the preview in '{_shown(folder)}': "
                         f"{error.strerror or error}") from None
-    return Preview(index=index, cards=len(compiled.notes), sides=text.count('class="preview-card"'),
+    return Preview(index=index, cards=len(compiled.notes), sides=sides,
                    media=len(compiled.media),
                    diagnostics=tuple(sorted(compiled.diagnostics + tuple(warnings))))

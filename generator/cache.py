@@ -43,6 +43,7 @@ class FileCache:
     def __init__(self, folder: Path, salt: str):
         self.root = folder
         self.folder = folder / "files"
+        self._seen: dict[str, tuple | None] = {}
         self.salt = f"{CACHE_VERSION}\0{sys.version_info[:2]}\0{salt}\0".encode()
 
     def key(self, path: str, text: str) -> str:
@@ -56,9 +57,7 @@ class FileCache:
         try:
             with open(self.folder / f"{key[:2]}" / key, "rb") as handle:
                 result = pickle.load(handle)
-        except FileNotFoundError:
-            return None
-        except Exception:  # truncated, corrupt, from another version: rebuild it
+        except Exception:  # absent, truncated, corrupt, from another version: rebuild it
             return None
         if not isinstance(result, FileResult) or result.key != key:
             return None
@@ -69,10 +68,9 @@ class FileCache:
 
     def _now(self, key: str):
         """`signature(key)`, asked once per build: many files show the same images."""
-        memo = self.__dict__.setdefault("_memo", {})
-        if key not in memo:
-            memo[key] = signature(key)
-        return memo[key]
+        if key not in self._seen:
+            self._seen[key] = signature(key)
+        return self._seen[key]
 
     def put(self, result: FileResult) -> None:
         """Best effort: a cache that cannot be written only makes the next build slower."""
@@ -103,7 +101,7 @@ class FileCache:
         except (OSError, ValueError):
             recorded = {}
         seen = signature(str(output))
-        if seen is None:
+        if seen is None or recorded.get(str(output)) == [digest, *seen]:
             return
         recorded[str(output)] = [digest, *seen]
         try:

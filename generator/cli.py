@@ -33,7 +33,8 @@ def cli() -> None:
 @click.option("-o", "--output", metavar="FILE",
               help="Package to write (default: build/<deck>.apkg).")
 @click.option("--reset-lock", is_flag=True,
-              help="Ignore an unreadable lock file and rebuild it from the sources.")
+              help="Rebuild the lock from the sources, ignoring the one there (for a "
+                   "damaged lock; reworded cards then get new identities).")
 def build_command(source, media, output, reset_lock) -> None:
     """Build the .apkg from the Markdown sources and update the lock file."""
     from generator import build
@@ -48,7 +49,7 @@ def build_command(source, media, output, reset_lock) -> None:
     click.echo(_summary_line(summary))
     for note in summary.reworded:
         click.echo(f"  {note.card.pos}: kept the identity of reworded card "
-                   f"'{build._short(note.renamed_from)}'")
+                   f"'{build.short(note.renamed_from)}'")
 
 
 @cli.command("check")
@@ -94,10 +95,7 @@ def ids_command(source, media, check_only) -> None:
     compiled = build.compile_project(project, build.build_time())
     if any(d.severity is Severity.ERROR for d in compiled.diagnostics):
         raise BuildFailed(compiled.diagnostics)
-    unpinned: dict[str, list[tuple[int, str]]] = {}
-    for note in compiled.notes:
-        if note.card.explicit_id is None:
-            unpinned.setdefault(note.card.pos.path, []).append((note.card.meta_line, note.guid))
+    unpinned = pin.unpinned(compiled.notes)
     count = sum(len(p) for p in unpinned.values())
     if check_only:
         for note in compiled.notes:

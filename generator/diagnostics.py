@@ -40,7 +40,7 @@ CODES: dict[str, str] = {
     "E502": "source file is not UTF-8 text",
     "E503": "source file too large",
     "E505": "folder named like a source file",
-    "W506": "symbolic link loop",
+    "W506": "symbolic link to a folder already read",
     "E601": "'}}' ends a cloze early",
     "W602": "cloze numbers skip",
     "W603": "'::' starts a cloze hint",

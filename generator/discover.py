@@ -48,8 +48,9 @@ def source_files(folder: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]
                 real = path.resolve()
                 if real in seen:
                     diagnostics.append(Diagnostic(SourcePos(rel, 1), "W506",
-                                                  f"symbolic link loop: '{rel}' leads back to "
-                                                  "a folder already read; skipped"))
+                                                  f"symbolic link '{rel}' leads to a folder "
+                                                  "already read (a loop or a second way in); "
+                                                  "skipped"))
                     continue
                 seen.add(real)
                 walk(path)

@@ -21,11 +21,9 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 from generator import highlight
 
-__all__ = ["parser", "RenderEnv"]
-
-# env keys a caller passes to `render`:
-#   path (str), line0 (int: file line of the text's first line), cloze (bool),
-#   image (callable(src, line) -> str | None: the stored name), warn (callable(line, code, msg))
+# env keys a caller passes: warn (callable(line, code, message), line 0-based in the text),
+# image (callable(src, line) -> the stored name or None), cloze (bool: the text is a cloze
+# field), math_checked (bool: formulas were already checked when the file was parsed)
 RenderEnv = dict[str, Any]
 
 
@@ -172,7 +170,7 @@ def _image(self, tokens, idx, options, env) -> str:
     alt = escape(_plain(token.children or []))
     resolve: Callable | None = env.get("image")
     if resolve is not None:
-        stored = resolve(src, token.map[0] if token.map else env.get("block_line", 0))
+        stored = resolve(src, token.map[0] if token.map else 0)
         if stored is not None:
             src = stored
     title = token.attrGet("title")
@@ -252,6 +250,10 @@ def _image_lines(tokens: list[Token]) -> None:
                 breaks += 1
             elif child.type == "image" and token.map:
                 child.map = [token.map[0] + breaks, token.map[0] + breaks + 1]
+
+
+def parse_inline(text: str, env: RenderEnv) -> list[Token]:
+    return parser().parseInline(text, env)
 
 
 def render_inline(text: str, env: RenderEnv) -> str:

@@ -132,7 +132,6 @@ class Summary:
     changed: int
     unchanged: int
     removed: tuple[LockEntry, ...]
-    moved: tuple[tuple[Note, str], ...]  # note, old deck
     reworded: tuple[Note, ...]
     media: int
     output: str

@@ -52,6 +52,16 @@ def _dominant_ending(lines: list[str]) -> str:
     return max(counts, key=lambda e: (counts[e], e == "\n"))
 
 
+def unpinned(notes) -> dict[str, list[tuple[int, str]]]:
+    """Per source file, the line under each heading without an explicit id, and the GUID
+    its card already has (pinning must never change a note's identity)."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for note in notes:
+        if note.card.explicit_id is None:
+            found.setdefault(note.card.pos.path, []).append((note.card.meta_line, note.guid))
+    return found
+
+
 def write_pins(path: Path, pins: list[tuple[int, str]]) -> None:
     """Rewrite `path` atomically with the pins inserted, keeping a UTF-8 BOM and its mode
     (and a symbolic link: the file it points to is the one rewritten)."""

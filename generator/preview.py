@@ -85,8 +85,10 @@ def sides(note: Note) -> list[Side]:
 
 
 def page(notes: tuple[Note, ...], diagnostics: tuple[Diagnostic, ...], css: str,
-         source_dir: Path, title: str, live: bool = False) -> tuple[str, list[Diagnostic]]:
-    """The preview page, and warnings for formulas it could not render."""
+         source_dir: Path, title: str, live: bool = False
+         ) -> tuple[str, int, list[Diagnostic]]:
+    """The preview page, how many cards it shows, and warnings for formulas it could not
+    render."""
     findings = _findings_by_card(notes, diagnostics)
     warnings: list[Diagnostic] = []
     articles = []
@@ -103,7 +105,7 @@ def page(notes: tuple[Note, ...], diagnostics: tuple[Diagnostic, ...], css: str,
             own.append(warning)
         for number, (side, question, answer) in enumerate(rendered):
             articles.append(_article(note, side, question, answer, own, source_dir,
-                                     f"card-{index + 1}-{number + 1}"))
+                                     f"card-{index + 1}-{number + 1}", len(rendered)))
     decks = sorted({n.card.deck for n in notes})
     tags = sorted({t for n in notes for t in n.card.tags})
     options = "".join(f'<option value="{html.escape(d)}">{html.escape(d)}</option>'
@@ -137,7 +139,7 @@ def page(notes: tuple[Note, ...], diagnostics: tuple[Diagnostic, ...], css: str,
 </body>
 </html>
 """
-    return body, warnings
+    return body, len(articles), warnings
 
 
 def _findings_by_card(notes, diagnostics) -> dict[int, list[Diagnostic]]:
@@ -161,7 +163,7 @@ def _media(text: str) -> str:
 
 
 def _article(note: Note, side: Side, question: str, answer: str, findings, source_dir: Path,
-             anchor: str) -> str:
+             anchor: str, count: int) -> str:
     card = note.card
     where = f"{card.pos.path}:{card.pos.line}"
     target = (source_dir / card.pos.path).resolve()
@@ -177,7 +179,7 @@ def _article(note: Note, side: Side, question: str, answer: str, findings, sourc
     tags = "".join(f'<span class="tag">{html.escape(t)}</span>' for t in card.tags)
     listed = "".join(f"<li><code>{html.escape(d.code)}</code> {html.escape(d.message)} "
                      f"<span class=\"at\">line {d.pos.line}</span></li>" for d in findings)
-    template = "" if side.template in ("Card 1", "c1") and len(sides(note)) == 1 else (
+    template = "" if count == 1 else (
         f'<span class="template">{html.escape(side.template)}</span>')
     return f"""<article class="preview-card" id="{anchor}" data-deck="{html.escape(card.deck)}" \
 data-tags="{html.escape(' '.join(card.tags))}" data-status="{note.status}" \

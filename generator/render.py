@@ -54,15 +54,20 @@ def render_card(card: Card, media: MediaResolver, math_checked: bool = False
     # the heading is inline text; what stood above a `?` is rendered as blocks below it
     heading, _, extra = card.front.partition("\n\n")
     cloze = card.kind is Kind.CLOZE
-    front = markdown.render_inline(heading, out.env(card.pos.line, cloze, math_checked)).strip()
+    env = out.env(card.pos.line, cloze, math_checked)
+    parts = [markdown.parse_inline(heading, env)]
+    front = markdown.render_inline_tokens(parts[0][0].children or [], env).strip()
     if extra:
-        front = (f"<p>{front}</p>\n" + markdown.render(
-            extra, out.env(card.front_line, cloze, math_checked)).strip())
-    back = markdown.render(card.back, out.env(card.back_line, False, math_checked)
-                           ).strip() if card.back else ""
-    raw = "<" in card.front + card.back and markdown.has_raw_html(
-        markdown.parse(card.front + "\n\n" + card.back))
-    return out.done(front, back, raw), tuple(out.diagnostics)
+        env = out.env(card.front_line, cloze, math_checked)
+        parts.append(markdown.parse(extra, env))
+        front = f"<p>{front}</p>\n" + markdown.render_tokens(parts[-1], env).strip()
+    back = ""
+    if card.back:
+        env = out.env(card.back_line, False, math_checked)
+        parts.append(markdown.parse(card.back, env))
+        back = markdown.render_tokens(parts[-1], env).strip()
+    return out.done(front, back, any(markdown.has_raw_html(p) for p in parts)), \
+        tuple(out.diagnostics)
 
 
 def render_tokens(source: CardTokens, media: MediaResolver

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -27,12 +26,10 @@ class Outcome:
     diagnostics: tuple[Diagnostic, ...]
     error: str | None = None
     preview: Path | None = None
-    seconds: float = 0.0
 
 
 def rebuild(project: build.Project, preview_dir: Path | None) -> Outcome:
-    started = time.perf_counter()
-    summary, diagnostics, error = None, (), None
+    summary, diagnostics, error, compiled = None, (), None, None
     try:
         summary, compiled = build.build(project)
         diagnostics = compiled.diagnostics
@@ -44,7 +41,7 @@ def rebuild(project: build.Project, preview_dir: Path | None) -> Outcome:
         error = f"internal error: {type(failure).__name__}: {failure}"
     index = None
     try:
-        result = build.write_preview(project, preview_dir, live=True)
+        result = build.write_preview(project, preview_dir, live=True, compiled=compiled)
         index = result.index
         from generator import preview
 
@@ -54,7 +51,7 @@ def rebuild(project: build.Project, preview_dir: Path | None) -> Outcome:
         error = error or str(failure)
     except Exception as failure:
         error = error or f"internal error: {type(failure).__name__}: {failure}"
-    return Outcome(summary, tuple(diagnostics), error, index, time.perf_counter() - started)
+    return Outcome(summary, tuple(diagnostics), error, index)
 
 
 def _relevant(project: build.Project):

@@ -544,7 +544,8 @@ def _naive_page(languages, folder: Path, card_colours: bool) -> Path:
     compiled = build.compile_project(project, NOW)
     css = naive_css(card_colours)
     assert "nightMode" not in css and "night_mode" not in css
-    text, _ = preview.page(compiled.notes, compiled.diagnostics, css, project.source, "naive")
+    text, _, _ = preview.page(compiled.notes, compiled.diagnostics, css, project.source,
+                              "naive")
     return preview.write(folder, text, compiled.media)
 
 
