@@ -102,13 +102,16 @@ def read(path: Path) -> Lock:
 
 def _entry(row: dict) -> LockEntry:
     """One lock row, its types checked: a hand-edited lock must fail as E901, not later."""
-    text = {key: row.get(key, "") for key in ("text", "type", "search")}
-    required = {key: row[key] for key in ("guid", "file", "deck", "front", "back", "content")}
-    if not all(isinstance(v, str) and v for v in required.values()) or not all(
-            isinstance(v, str) for v in text.values()) or type(row["mod"]) is not int:
+    entry = LockEntry(guid=row["guid"], file=row["file"], deck=row["deck"], front=row["front"],
+                      back=row["back"], content=row["content"], mod=row["mod"],
+                      front_text=row.get("text", ""), kind=row.get("type", ""),
+                      search=row.get("search", ""), removed=row.get("removed") is True)
+    if not (type(entry.mod) is int and entry.guid and entry.file and entry.front
+            and entry.back and entry.content and all(type(v) is str for v in (
+                entry.guid, entry.file, entry.deck, entry.front, entry.back, entry.content,
+                entry.front_text, entry.kind, entry.search))):
         raise ValueError(f"a note entry has a missing or wrong value: {json.dumps(row)[:80]}")
-    return LockEntry(**required, mod=row["mod"], front_text=text["text"], kind=text["type"],
-                     search=text["search"], removed=row.get("removed") is True)
+    return entry
 
 
 _RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the sources "
@@ -125,7 +128,7 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
     (written back as removed, so a card pasted back later keeps its GUID).
     """
     keys = [keys_of(r, notetype) for r, notetype in cards]
-    kinds = [r.card.kind.value for r, _ in cards]
+    kinds = [r.card.kind for r, _ in cards]  # a str enum: equal to the lock's "basic" etc.
     diagnostics = list(_duplicates(cards, keys))
     entries = list(lock.notes)
     by_guid = {e.guid: e for e in entries}
@@ -144,8 +147,8 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
             entry = by_guid.get(guid)
             if entry is not None and not same_type(entry, i):
                 diagnostics.append(Diagnostic(rendered.card.pos, "E804", (
-                    f"card type changed from '{entry.kind}' to '{kinds[i]}' under the pinned "
-                    f"id '{guid}'; Anki cannot change a note's type on import and would skip "
+                    f"card type changed from '{entry.kind}' to '{kinds[i].value}' under the "
+                    f"pinned id '{guid}'; Anki cannot change a note's type on import and would skip "
                     "it as conflicting: give the card a new id, or keep its type")))
             chosen[i] = (guid, entry)
             claimed.add(guid)
@@ -273,7 +276,7 @@ def render_lock(notes, kept, id_base: int, hashes: dict[int, str], mods: dict[in
     head = {"version": VERSION, "id_base": id_base,
             "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k], "shape": shapes[k]}
                           for k in sorted(hashes)}}
-    rows = [_row(n.guid, n.card.pos.path, n.card.deck, n.card.kind.value, n.keys, n.mod)
+    rows = [_row(n.guid, n.card.pos.path, n.card.deck, str.__str__(n.card.kind), n.keys, n.mod)
             for n in notes]
     for entry in sorted(kept, key=lambda e: (e.file, e.guid)):
         old = CardKeys(front=entry.front, back=entry.back, content=entry.content,
@@ -284,13 +287,16 @@ def render_lock(notes, kept, id_base: int, hashes: dict[int, str], mods: dict[in
             + "\n]}\n")
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
+
+
 def _row(guid, file, deck, kind, keys: CardKeys, mod: int, removed: bool = False) -> str:
     row = {"guid": guid, "file": file, "deck": deck, "type": kind, "front": keys.front,
            "back": keys.back, "content": keys.content, "mod": mod, "text": keys.text,
            "search": keys.search}
     if removed:
         row["removed"] = True
-    return json.dumps(row, ensure_ascii=False)
+    return _ENCODE(row)
 
 
 def write_atomic(path: Path, text: str) -> None:
