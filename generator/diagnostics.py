@@ -27,6 +27,7 @@ CODES: dict[str, str] = {
     "E108": "no cards at all",
     "E109": "front renders empty",
     "W109": "back renders empty",
+    "W110": "metadata comment away from its heading",
     "E201": "formula never closed",
     "E202": "empty formula",
     "W203": "formula the preview cannot render",

@@ -85,9 +85,12 @@ def parse_tokens(path: str, text: str, env: dict | None = None
         file_kind = Kind.BASIC
 
     protected: set[int] = set()
+    code: set[int] = set()
     for token in tokens:
         if token.type in _PROTECTED and token.map and token.level == 0:
             protected.update(range(token.map[0], token.map[1]))
+            if token.type in ("fence", "code_block"):
+                code.update(range(token.map[0], token.map[1]))
 
     cards = []
     for n, (i, token) in enumerate(headings):
@@ -96,7 +99,7 @@ def parse_tokens(path: str, text: str, env: dict | None = None
         following = headings[n + 1][0] if n + 1 < len(headings) else len(tokens)
         end = tokens[following].map[0] if following < len(tokens) else len(lines)
         card, found = _card(path, deck, file_kind, file_tags, tokens[i + 1].content.strip(),
-                            token.map, end, lines, protected)
+                            token.map, end, lines, protected, code)
         diagnostics += found
         if card is not None:
             cards.append(_with_tokens(card, tokens, i, following))
@@ -160,7 +163,7 @@ def _tags(value) -> tuple[tuple[str, ...], list[str]]:
     return tuple(tags), problems
 
 
-def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protected):
+def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protected, code):
     """One card from its heading and the lines up to `end` (0-based, exclusive)."""
     diagnostics = []
     pos = SourcePos(path, heading_map[0] + 1)
@@ -184,6 +187,11 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
                                           "expected 'basic', 'reversed' or 'cloze'"))
         first += 1
 
+    for n in range(first, end):
+        if n not in code and META_RE.match(lines[n]):
+            diagnostics.append(Diagnostic(SourcePos(path, n + 1), "W110", (
+                f"'{lines[n].strip()}' is not right under its heading, so it is not read "
+                "as the card's metadata (it stays in the card, hidden); move it up")))
     split = next((n for n in range(first, end)
                   if lines[n].strip() == "?" and n not in protected), None)
     extra_front = _block(lines[first:split]) if split is not None else ""

@@ -30,6 +30,7 @@ PAIRS = [
     ("W108", "# Notes without cards\n\nJust text.\n", "# Notes\n\n## q\n\na\n"),
     ("E109", "## <!-- todo -->\n\nback\n", "## q\n\nback\n"),
     ("W109", "## q\n\n<!-- answer later -->\n", "## q\n\nan answer\n"),
+    ("W110", "## q\n\n<!-- tags: late -->\nanswer\n", "## q\n<!-- tags: late -->\nanswer\n"),
     ("E201", "## q\n\ncosts $x and more\n", "## q\n\ncosts \\$x and more\n"),
     ("E202", "## q\n\nempty $$$$ formula \\(\\)\n", "## q\n\na $x$ formula\n"),
     ("W301", "## q\n\n```pyhton\nx = 1\n```\n", "## q\n\n```python\nx = 1\n```\n"),
