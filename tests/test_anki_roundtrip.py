@@ -149,8 +149,6 @@ def test_subfolders_cloze_reversed_tags_and_same_named_images(tmp_path, anki):
 def test_a_changed_card_type_is_a_new_note_and_the_searches_find_the_old_ones(tmp_path, anki):
     """Anki cannot change a note's type on import (it would skip it as conflicting): the card
     becomes a new note, and the browser searches we print find the notes left behind."""
-    from generator import build
-
     root = make_project(tmp_path, {"a.md": "# A\n\n## What is **ReLU**?\n\nmax(0, x)\n\n"
                                            "## The {{c1::mitochondrion}} makes ATP\n\n"
                                            "## Gone soon\n\nbye\n"})
@@ -171,4 +169,3 @@ def test_a_changed_card_type_is_a_new_note_and_the_searches_find_the_old_ones(tm
         search = d.message.split("(search: ", 1)[1][:-1]
         hits = anki.col.find_notes(search)
         assert len(hits) == 1 and hits[0] in old.values(), (search, hits)
-    del build

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from generator import lock
-from generator.model import Card, Kind, Lock, LockEntry, RenderedCard, SourcePos
+from generator.model import Card, Kind, Lock, RenderedCard, SourcePos
 
 NOW = 1_800_000_000
 
