@@ -20,9 +20,8 @@ import pytest
 from generator import build, preview
 from generator.notetypes import CARD_CSS
 from generator.parse import parse_file
+from playwright import sync_api
 from tests.conftest import ROOT, copy_project, make_project
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,8 +31,9 @@ PHONE = 390
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 AA = 4.5
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+if not Path(CHROMIUM).exists():  # a missing browser fails the run: it is never a pass
+    raise RuntimeError(f"no Chromium at {CHROMIUM}: run 'make test' (it installs Debian's "
+                       "chromium) or 'apt-get install chromium'")
 
 
 # --- projects -----------------------------------------------------------------------------
