@@ -22,7 +22,7 @@ from generator.check import cloze_numbers
 from generator.model import Kind, MediaFile, Note
 from generator.notetypes import BY_KIND, NoteType
 
-FORMAT = "2"  # bump when the bytes written for the same notes change
+FORMAT = "3"  # bump when the bytes written for the same notes change
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -113,9 +113,11 @@ def _write_db(db_path: Path, notes, css, notetype_mods, id_base) -> None:
                   f" {' '.join(note.card.tags)} " if note.card.tags else "",
                   "\x1f".join(note.rendered.fields), note.rendered.fields[0], 0, 0, "")
                  for note, nid, _ in numbered())
-    card_rows = ((cid, nid, deck_id(note.card.deck), ord_, note.mod, -1, 0, 0, 0, 0, 0, 0, 0,
-                  0, 0, 0, 0, "")
-                 for note, nid, cards in numbered() for cid, ord_ in cards)
+    # a new card's `due` is its position in the new-card queue: the order written
+    card_rows = ((cid, nid, deck_id(note.card.deck), ord_, note.mod, -1, 0, 0, position, 0, 0,
+                  0, 0, 0, 0, 0, 0, "")
+                 for position, (note, nid, cards) in enumerate(numbered(), 1)
+                 for cid, ord_ in cards)
 
     db_path.unlink()
     conn = sqlite3.connect(db_path)

@@ -169,3 +169,19 @@ def test_a_changed_card_type_is_a_new_note_and_the_searches_find_the_old_ones(tm
         search = d.message.split("(search: ", 1)[1][:-1]
         hits = anki.col.find_notes(search)
         assert len(hits) == 1 and hits[0] in old.values(), (search, hits)
+
+
+def test_new_cards_are_studied_in_the_order_they_are_written(tmp_path, anki):
+    root = copy_project(tmp_path, "seed")
+    package, _, compiled = build_project(root, T0)
+    anki.import_package(package)
+    deck = anki.col.decks.id_for_name("March 2025 Flashcards")
+    anki.col.decks.select(deck)
+    queued = anki.col.sched.get_queued_cards(fetch_limit=30).cards
+    fronts = [anki.col.get_card(q.card.id).note().fields[0] for q in queued]
+    assert fronts[:3] == [n.rendered.fields[0] for n in compiled.notes[:3]]
+    # the position Anki shows as "New #n" (and sorts by) is the card's place in the file
+    assert [anki.col.get_card(q.card.id).due for q in queued[:3]] == [1, 2, 3]
+    assert fronts[:3] == ["Main benefit of using logarithms (mathematically speaking)",
+                          "Why use the negative log function as a loss function",
+                          "Cross Entropy Loss"]
