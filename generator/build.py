@@ -94,10 +94,9 @@ def compile_project(project: Project, now: int,
         if rel in results:
             cards += results[rel].cards
             diagnostics += results[rel].diagnostics
-    rendered = [(r, BY_KIND[r.card.kind].name) for r in cards]
     lock, found = _read_lock(project, reset_lock)
     diagnostics += found
-    notes, removed, retyped, kept, found = lockfile.assign(rendered, lock, now)
+    notes, removed, retyped, kept, found = lockfile.assign(cards, lock, now)
     diagnostics += found
     # a file that could not be read, or holds a broken card, has not lost its cards
     broken = unread | {d.pos.path for d in diagnostics if d.severity is Severity.ERROR}
@@ -134,8 +133,7 @@ def compile_file(key: str, rel: str, text: str, resolver: MediaResolver) -> File
     cards = []
     for result in rendered:
         diagnostics += check_card(result)
-        keys = lockfile.card_keys(result, BY_KIND[result.card.kind].name)
-        cards.append(replace(result, keys=keys))
+        cards.append(replace(result, keys=lockfile.card_keys(result)))
     if not cards and not diagnostics:
         diagnostics.append(Diagnostic(SourcePos(rel, 1), "W108", "no cards in this file; "
                                       "a card starts at a '## ' heading"))

@@ -9,7 +9,8 @@ import time
 
 import click
 
-from generator.diagnostics import BuildFailed, DeckError, Interrupted, Severity
+from generator.diagnostics import (BuildFailed, DeckError, Interrupted, error_count,
+                                   has_errors)
 
 source_option = click.option("--source", "source", metavar="DIR",
                              help="Folder of Markdown sources (default: ./source).")
@@ -71,7 +72,7 @@ def check_command(source, media, strict, fmt) -> None:
                                 "message": d.message} for d in diagnostics], indent=2))
     else:
         _print_diagnostics(diagnostics)
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    errors = error_count(diagnostics)
     warnings = len(diagnostics) - errors
     files = len({n.card.pos.path for n in compiled.notes})
     counted = (f"{errors} error{_s(errors)}, {warnings} warning{_s(warnings)}"
@@ -93,7 +94,7 @@ def ids_command(source, media, check_only) -> None:
 
     project = build.load_project(source, media)
     compiled = build.compile_project(project, build.build_time())
-    if any(d.severity is Severity.ERROR for d in compiled.diagnostics):
+    if has_errors(compiled.diagnostics):
         raise BuildFailed(compiled.diagnostics)
     unpinned = pin.unpinned(compiled.notes)
     count = sum(len(p) for p in unpinned.values())
@@ -158,7 +159,7 @@ def watch_command(source, media, output, open_page) -> None:
             elif outcome.error:
                 click.echo(f"[{stamp}] deck: error: {outcome.error}", err=True)
             else:
-                errors = sum(d.severity is Severity.ERROR for d in outcome.diagnostics)
+                errors = error_count(outcome.diagnostics)
                 click.echo(f"[{stamp}] {errors} error{_s(errors)}; kept the last good package",
                            err=True)
             if not opened and outcome.preview is not None:
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         code = cli.main(args=argv, prog_name="deck", standalone_mode=False)
     except BuildFailed as failure:
         _print_diagnostics(failure.diagnostics, err=True)
-        errors = sum(d.severity is Severity.ERROR for d in failure.diagnostics)
+        errors = error_count(failure.diagnostics)
         click.echo(f"{errors} error{_s(errors)}; nothing was written", err=True)
         return 1
     except Interrupted as error:

@@ -73,6 +73,10 @@ class Diagnostic:
         return f"{self.pos}: {self.code} {self.message}"
 
 
+def error_count(diagnostics) -> int:
+    return sum(d.severity is Severity.ERROR for d in diagnostics)
+
+
 def has_errors(diagnostics) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
 
@@ -85,7 +89,7 @@ class BuildFailed(DeckError):
     """The sources have errors; nothing was written."""
 
     def __init__(self, diagnostics: tuple[Diagnostic, ...]):
-        super().__init__(f"{sum(d.severity is Severity.ERROR for d in diagnostics)} error(s)")
+        super().__init__(f"{error_count(diagnostics)} error(s)")
         self.diagnostics = diagnostics
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from generator.diagnostics import DeckError, Diagnostic
 from generator.model import CardKeys, Lock, LockEntry, Note, RenderedCard, SourcePos
+from generator.notetypes import BY_KIND
 
 LOCK_NAME = "deck.lock"
 VERSION = 1
@@ -43,9 +44,10 @@ def normalize(markdown: str) -> str:
     return " ".join(markdown.split())
 
 
-def card_keys(rendered: RenderedCard, notetype: str) -> CardKeys:
+def card_keys(rendered: RenderedCard) -> CardKeys:
     """The hashes the lock keeps for a card; the content is what Anki stores for the note."""
     card = rendered.card
+    notetype = BY_KIND[card.kind].name
     text = normalize(card.front)
     return CardKeys(front=digest(text), back=digest(normalize(card.back)),
                     content=digest("\x1e".join((notetype, "\x1f".join(rendered.fields),
@@ -60,8 +62,8 @@ def _search_words(html: str) -> str:
     return " ".join(max(runs, key=len, default="").split()[:8])
 
 
-def keys_of(rendered: RenderedCard, notetype: str) -> CardKeys:
-    return rendered.keys or card_keys(rendered, notetype)
+def keys_of(rendered: RenderedCard) -> CardKeys:
+    return rendered.keys or card_keys(rendered)
 
 
 def guid_for(front: str, salt: int = 0) -> str:
@@ -118,17 +120,17 @@ _RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the so
             "(reworded cards then get new identities)")
 
 
-def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
-    """Decide every note's GUID and time.
+def assign(cards: list[RenderedCard], lock: Lock, now: int):
+    """Decide every note's GUID and time for `cards`, in source order.
 
-    `cards` pairs each rendered card with its note type's name, in source order. Returns
+    Returns
     (notes, removed, retyped, kept, diagnostics): `removed` are the lock's cards gone from
     the sources, `retyped` the old entries of cards whose type changed (each needs a new
     note: Anki cannot change a note's type on import), `kept` every entry no card claimed
     (written back as removed, so a card pasted back later keeps its GUID).
     """
-    keys = [keys_of(r, notetype) for r, notetype in cards]
-    kinds = [r.card.kind for r, _ in cards]  # a str enum: equal to the lock's "basic" etc.
+    keys = [keys_of(r) for r in cards]
+    kinds = [r.card.kind for r in cards]  # a str enum: equal to the lock's "basic" etc.
     diagnostics = list(_duplicates(cards, keys))
     entries = list(lock.notes)
     by_guid = {e.guid: e for e in entries}
@@ -141,7 +143,7 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
     def same_type(entry: LockEntry, i: int) -> bool:
         return not entry.kind or entry.kind == kinds[i]
 
-    for i, (rendered, _) in enumerate(cards):  # 1. explicit ids
+    for i, rendered in enumerate(cards):  # 1. explicit ids
         guid = rendered.card.explicit_id
         if guid is not None and guid not in claimed:
             entry = by_guid.get(guid)
@@ -183,7 +185,7 @@ def assign(cards: list[tuple[RenderedCard, str]], lock: Lock, now: int):
             used.add(guid)
 
     notes = []
-    for i, (rendered, _) in enumerate(cards):
+    for i, rendered in enumerate(cards):
         guid, entry = chosen[i]
         if entry is None:
             mod, status = now, "new"
@@ -207,7 +209,7 @@ def _reworded(cards, keys, unclaimed, current_fronts, chosen, kinds) -> dict[int
     gone, with the same back or a very similar front. Best pairs first; each used once."""
     orphans = [e for e in unclaimed if e.front not in current_fronts]
     pairs = []
-    for i, (rendered, _) in enumerate(cards):
+    for i, rendered in enumerate(cards):
         if i in chosen:
             continue
         card = rendered.card
@@ -233,16 +235,16 @@ def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:
     found = []
     first_front: dict[str, SourcePos] = {}
     first_id: dict[str, SourcePos] = {}
-    for (rendered, _), key in zip(cards, keys):
+    for rendered, key in zip(cards, keys):
         card = rendered.card
         if card.explicit_id is not None:
             seen = first_id.setdefault(card.explicit_id, card.pos)
             if seen != card.pos:
                 found.append(Diagnostic(card.pos, "E104", f"id '{card.explicit_id}' is "
                                         f"already used by the card at {seen}"))
-    pinned = {key.text: rendered.card.pos for (rendered, _), key in zip(cards, keys)
+    pinned = {key.text: rendered.card.pos for rendered, key in zip(cards, keys)
               if rendered.card.explicit_id is not None}
-    for (rendered, _), key in zip(cards, keys):
+    for rendered, key in zip(cards, keys):
         card = rendered.card
         if card.explicit_id is not None:
             continue

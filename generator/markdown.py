@@ -234,13 +234,6 @@ def has_raw_html(tokens: list[Token]) -> bool:
                for t in tokens)
 
 
-def render(text: str, env: RenderEnv) -> str:
-    md = parser()
-    tokens = md.parse(text, env)
-    _image_lines(tokens)
-    return md.renderer.render(tokens, md.options, env)
-
-
 def _image_lines(tokens: list[Token]) -> None:
     for token in tokens:
         # inline tokens carry no line; give images their own, for messages
@@ -254,7 +247,3 @@ def _image_lines(tokens: list[Token]) -> None:
 
 def parse_inline(text: str, env: RenderEnv) -> list[Token]:
     return parser().parseInline(text, env)
-
-
-def render_inline(text: str, env: RenderEnv) -> str:
-    return parser().renderInline(text, env)

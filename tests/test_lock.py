@@ -2,6 +2,7 @@
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ NOW = 1_800_000_000
 def rc(front, back="answer", path="a.md", line=1, explicit_id=None, deck="A", tags=()):
     card = Card(pos=SourcePos(path, line), deck=deck, kind=Kind.BASIC, front=front, back=back,
                 tags=tags, explicit_id=explicit_id)
-    return RenderedCard(card=card, fields=(front, back, path)), "Markdown Basic"
+    return RenderedCard(card=card, fields=(front, back, path))
 
 
 def locked(cards, now=NOW, previous=Lock()):
@@ -151,12 +152,8 @@ def test_a_changed_note_type_shape_is_detected():
 
 
 def rk(front, kind, **options):
-    rendered, _ = rc(front, **options)
-    card = rendered.card.__class__(**{**{f: getattr(rendered.card, f) for f in
-                                         rendered.card.__slots__}, "kind": kind})
-    return rendered.__class__(card=card, fields=rendered.fields), {
-        Kind.BASIC: "Markdown Basic", Kind.REVERSED: "Markdown Reversed",
-        Kind.CLOZE: "Markdown Cloze"}[kind]
+    rendered = rc(front, **options)
+    return replace(rendered, card=replace(rendered.card, kind=kind))
 
 
 def test_an_unpinned_card_may_not_share_its_front_with_a_pinned_one():
