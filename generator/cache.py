@@ -75,6 +75,7 @@ class FileCache:
     def put(self, result: FileResult) -> None:
         """Best effort: a cache that cannot be written only makes the next build slower."""
         folder = self.folder / result.key[:2]
+        tmp = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
@@ -82,7 +83,8 @@ class FileCache:
                 pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, folder / result.key)
         except OSError:
-            pass
+            if tmp is not None:  # a full disk must not leave half an entry behind
+                Path(tmp).unlink(missing_ok=True)
 
     def same_output(self, output: Path, digest: str) -> bool:
         """Whether `output` is still exactly the package built from `digest`'s inputs."""

@@ -51,23 +51,16 @@ def render_card(card: Card, media: MediaResolver, math_checked: bool = False
     """The note's fields in note-type order, (Front, Back, Source) or (Text, Extra, Source),
     parsing the card's own Markdown text."""
     out = _Fields(card, media)
+    cloze = card.kind is Kind.CLOZE
     # the heading is inline text; what stood above a `?` is rendered as blocks below it
     heading, _, extra = card.front.partition("\n\n")
-    cloze = card.kind is Kind.CLOZE
-    env = out.env(card.pos.line, cloze, math_checked)
-    parts = [markdown.parse_inline(heading, env)]
-    front = markdown.render_inline_tokens(parts[0][0].children or [], env).strip()
-    if extra:
-        env = out.env(card.front_line, cloze, math_checked)
-        parts.append(markdown.parse(extra, env))
-        front = f"<p>{front}</p>\n" + markdown.render_tokens(parts[-1], env).strip()
-    back = ""
-    if card.back:
-        env = out.env(card.back_line, False, math_checked)
-        parts.append(markdown.parse(card.back, env))
-        back = markdown.render_tokens(parts[-1], env).strip()
-    return out.done(front, back, any(markdown.has_raw_html(p) for p in parts)), \
-        tuple(out.diagnostics)
+    heading_env = out.env(card.pos.line, cloze, math_checked)
+    extra_env = out.env(card.front_line, cloze, math_checked)
+    back_env = out.env(card.back_line, False, math_checked)
+    return _fields(out, markdown.parse_inline(heading, heading_env)[0],
+                   markdown.parse(extra, extra_env) if extra else None,
+                   markdown.parse(card.back, back_env) if card.back else [],
+                   heading_env, extra_env, back_env)
 
 
 def render_tokens(source: CardTokens, media: MediaResolver
@@ -77,14 +70,19 @@ def render_tokens(source: CardTokens, media: MediaResolver
     if source.back is None:  # its file's parse already checked its formulas
         return render_card(card, media, math_checked=True)
     out = _Fields(card, media)
-    cloze = card.kind is Kind.CLOZE
-    absolute = out.env(1, cloze)  # token maps count the file's lines from 0
-    front = markdown.render_inline_tokens(source.heading.children or [], absolute).strip()
-    if source.extra:  # what stood above the `?`
-        front = f"<p>{front}</p>\n" + markdown.render_tokens(source.extra, absolute).strip()
-    back = markdown.render_tokens(source.back, out.env(1)).strip()
-    raw = markdown.has_raw_html([source.heading, *(source.extra or ()), *source.back])
-    return out.done(front, back, raw), tuple(out.diagnostics)
+    absolute = out.env(1, card.kind is Kind.CLOZE)  # token maps count the file's lines from 0
+    return _fields(out, source.heading, source.extra, source.back, absolute, absolute,
+                   out.env(1))
+
+
+def _fields(out: _Fields, heading, extra, back, heading_env, extra_env, back_env):
+    """Front (the heading's inline token, then any blocks from above a `?`) and back."""
+    front = markdown.render_inline_tokens(heading.children or [], heading_env).strip()
+    if extra:
+        front = f"<p>{front}</p>\n" + markdown.render_tokens(extra, extra_env).strip()
+    back_html = markdown.render_tokens(back, back_env).strip() if back else ""
+    raw = markdown.has_raw_html([heading, *(extra or ()), *back])
+    return out.done(front, back_html, raw), tuple(out.diagnostics)
 
 
 def render_file(path: str, text: str, media: MediaResolver
