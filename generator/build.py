@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import pickle
 import re
 import time
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from generator.model import Kind, Lock, LockEntry, MediaFile, Note, SourcePos, S
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
 from generator.check import check_card
 from generator.discover import read_source, source_files
-from generator.cache import RENDERER_VERSION, FileCache, FileResult
+from generator.cache import RENDERER_VERSION, FileCache, FileResult, Staging, pickled
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,10 @@ class Compiled:
 def compile_project(project: Project, now: int,
                     progress: Callable[[int, int], None] | None = None,
                     reset_lock: bool = False, workers: int | None = None,
-                    use_cache: bool = True) -> Compiled:
+                    use_cache: bool = True, staging: Staging | None = None) -> Compiled:
+    """`staging` receives the files rendered anew, to be cached if the build succeeds."""
     files, diagnostics = source_files(project.source)
-    cache = _cache(project) if use_cache else None
+    cache = staging.cache if staging is not None else _cache(project) if use_cache else None
     results: dict[str, FileResult] = {}
     jobs, unread = [], set()
     for rel, path in files:
@@ -86,8 +88,12 @@ def compile_project(project: Project, now: int,
             results[rel] = cached
         else:  # workers read the file again: the texts of 100,000 cards stay out of memory
             jobs.append((rel, str(path), len(text)))
-    fresh = tuple(_compile_files(project, jobs, workers, progress,
-                                 cache.salt if cache else b""))
+    fresh = []
+    for result, blob in _compile_files(project, jobs, workers, progress,
+                                       cache.salt if cache else b""):
+        fresh.append(result)
+        if staging is not None:
+            staging.add(result, blob)
     results.update((result.path, result) for result in fresh)
     cards = []
     for rel, _ in files:
@@ -120,7 +126,7 @@ def compile_project(project: Project, now: int,
                     media=tuple(media[k] for k in sorted(media)),
                     diagnostics=tuple(sorted(diagnostics)),
                     lock_text=lockfile.render_lock(notes, kept, id_base, hashes, mods, shapes),
-                    fresh=fresh,
+                    fresh=tuple(fresh),
                     notetype_mods=mods, id_base=id_base, css=style)
 
 
@@ -149,8 +155,9 @@ def _start_worker(source: Path, media: Path, root: Path) -> None:
     _worker_resolver = MediaResolver(source, media, root)
 
 
-def _compile_job(job: tuple[str, str, bytes]) -> FileResult:
-    return _read_and_compile(*job, _worker_resolver)
+def _compile_job(job: tuple[str, str, bytes]) -> bytes:
+    # pickled here, in parallel, rather than by the pool: these bytes also go to the cache
+    return pickled(_read_and_compile(*job, _worker_resolver))
 
 
 def _read_and_compile(rel: str, path: str, salt: bytes, resolver: MediaResolver) -> FileResult:
@@ -162,7 +169,8 @@ def _read_and_compile(rel: str, path: str, salt: bytes, resolver: MediaResolver)
 
 
 def _compile_files(project: Project, jobs, workers: int | None, progress, salt: bytes):
-    """Results in the order of `jobs`, whatever the number of processes."""
+    """(result, its pickle or None) in the order of `jobs`, whatever the number of
+    processes."""
     workers = workers or os.cpu_count() or 1
     total = len(jobs)
     size = sum(size for _, _, size in jobs)
@@ -175,15 +183,15 @@ def _compile_files(project: Project, jobs, workers: int | None, progress, salt: 
         with ProcessPoolExecutor(min(workers, total), multiprocessing.get_context(method),
                                  initializer=_start_worker,
                                  initargs=(project.source, project.media, project.root)) as pool:
-            for done, result in enumerate(pool.map(_compile_job, jobs,
-                                                   chunksize=max(1, total // (workers * 8))), 1):
+            for done, blob in enumerate(pool.map(_compile_job, jobs,
+                                                 chunksize=max(1, total // (workers * 8))), 1):
                 if progress is not None:
                     progress(done, total)
-                yield result
+                yield pickle.loads(blob), blob
         return
     resolver = MediaResolver(project.source, project.media, project.root)
     for done, job in enumerate(jobs, 1):
-        yield _read_and_compile(*job, resolver)
+        yield _read_and_compile(*job, resolver), None
         if progress is not None:
             progress(done, total)
 
@@ -301,15 +309,29 @@ def build(project: Project, now: int | None = None,
           reset_lock: bool = False, workers: int | None = None,
           use_cache: bool = True) -> tuple[Summary, Compiled]:
     """Build the package and update the lock; raises BuildFailed (nothing written) on errors."""
+    started = time.perf_counter()
+    cache = _cache(project)
+    staging = cache.staging() if use_cache else None
+    try:
+        compiled = compile_project(project, build_time() if now is None else now, progress,
+                                   reset_lock, workers, use_cache, staging)
+        if has_errors(compiled.diagnostics):
+            raise BuildFailed(compiled.diagnostics)
+        summary = _write(project, compiled, cache, started)
+    except BaseException:
+        if staging is not None:
+            staging.discard()
+        raise
+    if staging is not None:
+        staging.commit()
+    return summary, compiled
+
+
+def _write(project: Project, compiled: Compiled, cache: FileCache, started: float) -> Summary:
+    """The package, then the lock."""
     from generator import package
 
-    started = time.perf_counter()
-    compiled = compile_project(project, build_time() if now is None else now, progress,
-                               reset_lock, workers, use_cache)
-    if has_errors(compiled.diagnostics):
-        raise BuildFailed(compiled.diagnostics)
     output = project.output or default_output(project, compiled.notes)
-    cache = _cache(project)
     digest = _package_digest(compiled)
     try:
         # unchanged sources, untouched package: its bytes would be the same, skip the write
@@ -330,9 +352,6 @@ def build(project: Project, now: int | None = None,
         raise Interrupted(f"interrupted after writing '{_shown(output)}' and before updating "
                           f"the lock '{_shown(project.lock_path)}' (the old one is intact); "
                           "run 'deck build' again") from None
-    for result in compiled.fresh:
-        if result.key:
-            cache.put(result)
     cache.record_output(output, digest)
     notes = compiled.notes
     summary = Summary(
@@ -344,7 +363,7 @@ def build(project: Project, now: int | None = None,
         reworded=tuple(n for n in notes if n.renamed_from is not None),
         media=len(compiled.media), output=str(output),
         seconds=time.perf_counter() - started)
-    return summary, compiled
+    return summary
 
 
 def _shown(path: Path) -> str:

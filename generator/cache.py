@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from generator.media import signature
 from generator.diagnostics import Diagnostic
 from generator.model import RenderedCard, by_constructor
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 # Part of every key: bump it whenever the HTML a card renders to changes.
 RENDERER_VERSION = "2"
 
@@ -39,11 +40,16 @@ class FileResult:
     consulted: tuple[tuple[str, tuple | None], ...] = ()
 
 
+def pickled(result: FileResult) -> bytes:
+    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class FileCache:
     def __init__(self, folder: Path, salt: str):
         self.root = folder
         self.folder = folder / "files"
         self._seen: dict[str, tuple | None] = {}
+        self.served: set[str] = set()  # keys this build found here
         self.salt = f"{CACHE_VERSION}\0{sys.version_info[:2]}\0{salt}\0".encode()
 
     def key(self, path: str, text: str) -> str:
@@ -55,7 +61,7 @@ class FileCache:
 
     def get(self, key: str) -> FileResult | None:
         try:
-            with open(self.folder / f"{key[:2]}" / key, "rb") as handle:
+            with open(self.folder / key, "rb") as handle:
                 result = pickle.load(handle)
         except Exception:  # absent, truncated, corrupt, from another version: rebuild it
             return None
@@ -64,7 +70,27 @@ class FileCache:
         for path, seen in result.consulted:
             if self._now(path) != seen:
                 return None  # an image it shows, or a folder it looked in, changed
+        self.served.add(key)
         return result
+
+    def prune(self, keep: set[str]) -> None:
+        """Remove the entries a successful build did not use: files edited since, or
+        gone; otherwise every save would leave one behind for good."""
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return
+        for name in names:
+            if name in keep or name.startswith("."):
+                continue
+            path = self.folder / name
+            try:
+                if path.is_dir():  # the layout of an older version
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except OSError:
+                pass
 
     def _now(self, key: str):
         """`signature(key)`, asked once per build: many files show the same images."""
@@ -72,19 +98,23 @@ class FileCache:
             self._seen[key] = signature(key)
         return self._seen[key]
 
-    def put(self, result: FileResult) -> None:
-        """Best effort: a cache that cannot be written only makes the next build slower."""
-        folder = self.folder / result.key[:2]
+    def put(self, result: FileResult, blob: bytes | None = None) -> None:
+        """Best effort: a cache that cannot be written only makes the next build slower.
+        `blob` is `result` already pickled (by a worker process)."""
+        folder = self.folder
         tmp = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
             with os.fdopen(fd, "wb") as handle:
-                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                handle.write(blob if blob is not None else pickled(result))
             os.replace(tmp, folder / result.key)
         except OSError:
             if tmp is not None:  # a full disk must not leave half an entry behind
                 Path(tmp).unlink(missing_ok=True)
+
+    def staging(self) -> Staging:
+        return Staging(self)
 
     def same_output(self, output: Path, digest: str) -> bool:
         """Whether `output` is still exactly the package built from `digest`'s inputs."""
@@ -114,3 +144,63 @@ class FileCache:
             os.replace(tmp, path)
         except OSError:
             pass
+
+
+class Staging:
+    """Entries written while a build runs, moved into the cache only once it succeeds
+    (`commit`), or removed with every folder made for them (`discard`): a failed build
+    leaves no cache behind. Written as they arrive, so the pickles of 100,000 cards are
+    never held in memory at once."""
+
+    def __init__(self, cache: FileCache):
+        self.cache = cache
+        self.folder: Path | None = None
+        self.made: list[Path] = []
+        self.entries: list[tuple[FileResult, Path | None]] = []
+
+    def add(self, result: FileResult, blob: bytes | None) -> None:
+        if not result.key:
+            return
+        path = None
+        if blob is not None:
+            try:
+                if self.folder is None:
+                    self._make_folder()
+                path = self.folder / result.key
+                path.write_bytes(blob)
+            except OSError:
+                path = None  # pickled again at commit
+        self.entries.append((result, path))
+
+    def _make_folder(self) -> None:
+        entries = self.cache.folder
+        missing = [p for p in (entries, *entries.parents) if not p.exists()]
+        entries.mkdir(parents=True, exist_ok=True)
+        self.made = missing  # innermost first: the order to remove them in
+        # beside the entries: moving one in is a rename
+        self.folder = Path(tempfile.mkdtemp(dir=entries, prefix=".staging-"))
+
+    def commit(self) -> None:
+        for result, path in self.entries:
+            if path is None:
+                self.cache.put(result)
+                continue
+            try:
+                os.replace(path, self.cache.folder / result.key)
+            except OSError:
+                pass
+        self.cache.prune(self.cache.served | {result.key for result, _ in self.entries})
+        self.made = []
+        self.discard()
+
+    def discard(self) -> None:
+        self.entries = []
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+        for folder in self.made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        self.made = []

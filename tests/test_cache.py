@@ -95,3 +95,33 @@ def test_a_no_op_rebuild_does_not_rewrite_the_package_unless_it_was_touched(proj
     package.write_bytes(b"damaged")
     build.build(project, now=NOW + 20)
     assert package.read_bytes() == first
+
+
+def cache_entries(project) -> list[str]:
+    return sorted(p.name for p in (project.root / "build" / "cache" / "files").iterdir())
+
+
+def test_a_failed_build_leaves_no_cache_and_no_staged_entries(project):
+    (project.source / "part0" / "topic0.md").write_text("# Topic\n\n## Broken $x\n\nBack\n")
+    with pytest.raises(build.BuildFailed):
+        build.build(project, now=NOW, workers=2)  # five good files were rendered and staged
+    assert not (project.root / "build").exists()
+
+
+def test_the_cache_keeps_one_entry_per_source_file_through_edits(project):
+    build.build(project, now=NOW, workers=2)
+    first = cache_entries(project)
+    assert len(first) == 6 and not any(name.startswith(".") for name in first)
+    path = project.source / "part2" / "topic2.md"
+    for n in range(3):
+        path.write_text(path.read_text().replace("Question 2.3", f"Question 2.3 ({n})"))
+        build.build(project, now=NOW + 10 + n, workers=2)
+    after = cache_entries(project)
+    assert len(after) == 6 and len(set(after) - set(first)) == 1  # the edited file's entry
+
+
+def test_a_build_without_the_cache_leaves_the_cache_alone(project):
+    build.build(project, now=NOW)
+    entries = cache_entries(project)
+    build.build(project, now=NOW, use_cache=False)
+    assert cache_entries(project) == entries
