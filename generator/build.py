@@ -4,6 +4,7 @@ and checked first; nothing is written while any error remains."""
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import pickle
@@ -67,6 +68,23 @@ class Compiled:
     css: str
 
 
+def _without_cycle_collector(function):
+    """Run with Python's cycle collector paused (forked workers inherit the pause). A build
+    holds a million small acyclic objects that reference counting frees; the collector
+    would scan them all over and over, a tenth of a build's time."""
+    @functools.wraps(function)
+    def paused(*args, **kwargs):
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+    return paused
+
+
+@_without_cycle_collector
 def compile_project(project: Project, now: int,
                     progress: Callable[[int, int], None] | None = None,
                     reset_lock: bool = False, workers: int | None = None,
@@ -304,6 +322,7 @@ def default_output(project: Project, notes: tuple[Note, ...]) -> Path:
     return project.root / "build" / f"{slug}.apkg"
 
 
+@_without_cycle_collector
 def build(project: Project, now: int | None = None,
           progress: Callable[[int, int], None] | None = None,
           reset_lock: bool = False, workers: int | None = None,
@@ -337,8 +356,15 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         # unchanged sources, untouched package: its bytes would be the same, skip the write
         if not cache.same_output(output, digest):
             output.parent.mkdir(parents=True, exist_ok=True)
-            package.write(output, compiled.notes, compiled.media, compiled.css,
-                          compiled.notetype_mods, compiled.id_base)
+            decks = tuple(package.all_decks(n.card.deck for n in compiled.notes))
+            key = package.layout_key(decks, compiled.css, compiled.notetype_mods,
+                                     compiled.id_base)
+            layout = cache.value("layout", key)
+            if not isinstance(layout, package.Layout):
+                layout = package.layout(decks, compiled.css, compiled.notetype_mods,
+                                        compiled.id_base)
+                cache.keep_value("layout", key, layout)
+            package.write(output, compiled.notes, compiled.media, layout, compiled.id_base)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
         raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
     try:

@@ -116,6 +116,28 @@ class FileCache:
     def staging(self) -> Staging:
         return Staging(self)
 
+    def value(self, name: str, key: str):
+        """The value last kept under `name`, if it was kept for `key`."""
+        try:
+            with open(self.root / f"{name}.pickle", "rb") as handle:
+                kept_key, value = pickle.load(handle)
+        except Exception:  # absent, truncated, corrupt, from another version
+            return None
+        return value if kept_key == key else None
+
+    def keep_value(self, name: str, key: str, value) -> None:
+        """Best effort, like `put`."""
+        tmp = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump((key, value), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.root / f"{name}.pickle")
+        except OSError:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+
     def same_output(self, output: Path, digest: str) -> bool:
         """Whether `output` is still exactly the package built from `digest`'s inputs."""
         try:

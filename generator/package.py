@@ -16,13 +16,14 @@ import shutil
 import sqlite3
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator.check import cloze_numbers
 from generator.model import Kind, MediaFile, Note
 from generator.notetypes import BY_KIND, NoteType
 
-FORMAT = "3"  # bump when the bytes written for the same notes change
+FORMAT = "4"  # bump when the bytes written for the same notes change
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -64,14 +65,69 @@ def card_ords(note: Note) -> list[int]:
     return list(range(len(BY_KIND[kind].templates)))
 
 
-def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...], css: str,
-          notetype_mods: dict[int, int], id_base: int) -> None:
+@dataclass(frozen=True)
+class Layout:
+    """An empty collection as genanki lays it out: tables, indexes, and the `col` row with
+    its note types and decks. Kept between builds (see `layout_key`), so a rebuild does
+    not import genanki, a sixth of a small rebuild's time."""
+
+    tables: str
+    indexes: str
+    col: str  # genanki's INSERT of the col row
+    decks: str  # JSON of the col row's decks
+    models: str  # JSON of the col row's note types
+
+
+def layout_key(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
+               id_base: int) -> str:
+    """Everything a `Layout` depends on, genanki's own code included."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("genanki")
+    stat = os.stat(spec.origin) if spec is not None and spec.origin else None
+    h = hashlib.sha256(f"{FORMAT}\0{spec and spec.origin}\0{stat and stat.st_mtime_ns}\0"
+                       f"{id_base}\0{sorted(notetype_mods.items())}\0{css}\0".encode())
+    h.update("\0".join(decks).encode())
+    return h.hexdigest()
+
+
+def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
+           id_base: int) -> Layout:
+    """`decks` as `all_decks` gives them."""
+    import genanki
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
+
+    models = [_model(nt, css) for nt in BY_KIND.values()]
+    deck_list = [genanki.Deck(deck_id(name), name) for name in decks]
+    # what genanki's Deck.write_to_db stores, for all decks in one statement
+    with sqlite3.connect(":memory:") as conn:
+        conn.executescript(APKG_SCHEMA)
+        conn.executescript(APKG_COL)
+        (decks_json,) = conn.execute("SELECT decks FROM col").fetchone()
+    conn.close()
+    stored_decks = {**json.loads(decks_json),
+                    **{str(deck.deck_id): deck.to_json() for deck in deck_list}}
+    default_deck = deck_list[0].deck_id if deck_list else 1
+    stored = {str(model.model_id): model.to_json(id_base // 1000, default_deck)
+              for model in models}
+    for key, model in stored.items():
+        model["mod"] = notetype_mods.get(int(key), model["mod"])
+    # indexes are built after the rows go in: faster than keeping them up to date
+    tables, mark, indexes = APKG_SCHEMA.partition("CREATE INDEX")
+    return Layout(tables=tables, indexes=mark + indexes, col=APKG_COL,
+                  decks=json.dumps(stored_decks, sort_keys=True),
+                  models=json.dumps(stored, sort_keys=True))
+
+
+def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...],
+          layout: Layout, id_base: int) -> None:
     """Write the package to a temporary file beside `path`, then rename it into place."""
     temporary: list[Path] = []
     try:
         tmp = _temporary(path, ".tmp", temporary)
         db_path = _temporary(path, ".db", temporary)
-        _write_db(db_path, notes, css, notetype_mods, id_base)
+        _write_db(db_path, notes, layout, id_base)
         _write_zip(tmp, db_path, media)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a package is a plain file
         os.replace(tmp, path)
@@ -88,18 +144,10 @@ def _temporary(path: Path, suffix: str, made: list[Path]) -> Path:
     return Path(name)
 
 
-def _write_db(db_path: Path, notes, css, notetype_mods, id_base) -> None:
-    """genanki lays out the collection (schema, note types, decks); the notes and cards go
-    in with one statement each, each note with its own time (genanki's per-note path
-    stamps them all with one time and costs most of a build)."""
-    import genanki
-
-    from genanki.apkg_col import APKG_COL
-    from genanki.apkg_schema import APKG_SCHEMA
-
-    models = [_model(nt, css) for nt in BY_KIND.values()]
-    decks = [genanki.Deck(deck_id(name), name) for name in all_decks(n.card.deck for n in notes)]
-
+def _write_db(db_path: Path, notes, layout: Layout, id_base: int) -> None:
+    """The collection genanki laid out, then the notes and cards with one statement each,
+    each note with its own time (genanki's per-note path stamps them all with one time
+    and costs most of a build)."""
     def numbered():
         """Each note with its id and its cards' (ids counted from the recorded base, a note's
         id first, then its cards', as genanki counts)."""
@@ -126,23 +174,14 @@ def _write_db(db_path: Path, notes, css, notetype_mods, id_base) -> None:
         # a scratch file renamed into place only when complete: no journal, no syncs
         cursor.execute("PRAGMA journal_mode = OFF")
         cursor.execute("PRAGMA synchronous = OFF")
-        cursor.executescript(APKG_SCHEMA)
-        cursor.executescript(APKG_COL)
-        # what genanki's Deck.write_to_db stores, for all decks in one statement
-        (decks_json,) = cursor.execute("SELECT decks FROM col").fetchone()
-        stored_decks = {**json.loads(decks_json),
-                        **{str(deck.deck_id): deck.to_json() for deck in decks}}
-        default_deck = decks[0].deck_id if decks else 1
-        stored = {str(model.model_id): model.to_json(id_base // 1000, default_deck)
-                  for model in models}
-        for key, model in stored.items():
-            model["mod"] = notetype_mods.get(int(key), model["mod"])
+        cursor.executescript(layout.tables)
+        cursor.executescript(layout.col)
         cursor.execute("UPDATE col SET decks = ?, models = ?, mod = ?, crt = ?",
-                       (json.dumps(stored_decks, sort_keys=True),
-                        json.dumps(stored, sort_keys=True), id_base, id_base // 1000))
+                       (layout.decks, layout.models, id_base, id_base // 1000))
         cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
         cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            card_rows)
+        cursor.executescript(layout.indexes)
         conn.commit()
     finally:
         conn.close()

@@ -147,3 +147,10 @@ def test_help_and_a_cached_check_do_not_import_what_they_do_not_use(tmp_path):
     assert subprocess.run([sys.executable, "-m", "generator", "build"], cwd=root, env=env,
                           capture_output=True, check=False).returncode == 0
     assert loaded("check") == "0 []"
+    # a rebuild after an edit renders the edited file (markdown-it, Pygments) and writes a
+    # package without genanki: the collection's layout comes from the cache
+    path = root / "source" / "a.md"
+    path.write_text(path.read_text().replace("x = 1", "x = 2"))
+    rebuilt = loaded("build")
+    assert rebuilt.startswith("0 ") and "'markdown_it'" in rebuilt, rebuilt
+    assert "genanki" not in rebuilt, rebuilt
