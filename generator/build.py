@@ -12,7 +12,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from generator import lock as lockfile
 from generator.diagnostics import (BuildFailed, DeckError, Diagnostic, Interrupted, Severity,
@@ -93,33 +93,45 @@ def compile_project(project: Project, now: int,
     files, diagnostics = source_files(project.source)
     cache = staging.cache if staging is not None else _cache(project) if use_cache else None
     results: dict[str, FileResult] = {}
-    jobs, unread = [], set()
+    jobs, stored, unread = [], [], set()
     for rel, path in files:
         text, found = read_source(rel, path)
         diagnostics += found
         if text is None:
             unread.add(rel)
             continue
+        # workers read the file again: the texts of 100,000 cards stay out of memory
+        job = (rel, str(path), len(text))
         key = cache.key(rel, text) if cache else ""
-        cached = cache.get(key) if cache else None
-        if cached is not None:
-            results[rel] = cached
-        else:  # workers read the file again: the texts of 100,000 cards stay out of memory
-            jobs.append((rel, str(path), len(text)))
-    fresh = []
-    for result, blob in _compile_files(project, jobs, workers, progress,
-                                       cache.salt if cache else b""):
-        fresh.append(result)
-        if staging is not None:
-            staging.add(result, blob)
-    results.update((result.path, result) for result in fresh)
+        (stored if cache is not None and cache.holds(key) else jobs).append((job, key))
+    salt = cache.salt if cache else b""
+    fresh, failed = [], []
+
+    def take(rendered) -> None:
+        for result, blob in rendered:  # staged as they come: their pickles add up
+            fresh.append(result)
+            results[result.path] = result
+            if staging is not None:
+                staging.add(result, blob)
+
+    with _Rendering(project, [job for job, _ in jobs], workers, progress, salt,
+                    alongside=sum(job[2] for job, _ in stored)) as rendering:
+        # the helpers render while this process loads the cache and the lock
+        for job, key in stored:
+            cached = cache.get(key)
+            if cached is None:  # unreadable, or an image it shows changed
+                failed.append(job)
+            else:
+                results[job[0]] = cached
+        lock, found = _read_lock(project, reset_lock)
+        diagnostics += found
+        take(rendering.results())
+    take(_Rendering(project, failed, 1, None, salt).results())
     cards = []
     for rel, _ in files:
         if rel in results:
             cards += results[rel].cards
             diagnostics += results[rel].diagnostics
-    lock, found = _read_lock(project, reset_lock)
-    diagnostics += found
     notes, removed, retyped, kept, found = lockfile.assign(cards, lock, now)
     diagnostics += found
     # a file that could not be read, or holds a broken card, has not lost its cards
@@ -186,32 +198,54 @@ def _read_and_compile(rel: str, path: str, salt: bytes, resolver: MediaResolver)
     return compile_file(FileCache.key_for(salt, rel, text) if salt else "", rel, text, resolver)
 
 
-def _compile_files(project: Project, jobs, workers: int | None, progress, salt: bytes):
-    """(result, its pickle or None) in the order of `jobs`, whatever the number of
-    processes."""
-    workers = workers or os.cpu_count() or 1
-    total = len(jobs)
-    size = sum(size for _, _, size in jobs)
-    jobs = [(rel, path, salt) for rel, path, _ in jobs]
-    if workers > 1 and total > 1 and size >= PARALLEL_BYTES:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+class _Rendering:
+    """Renders `jobs` from the moment it is entered: in helper processes when the work is
+    big enough, or when this process has as much to do meanwhile (`alongside`: bytes of
+    cached files to load); otherwise here, in `results`. Results come in the order of
+    `jobs`, whatever the number of processes, with their pickle when a helper made one."""
 
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        with ProcessPoolExecutor(min(workers, total), multiprocessing.get_context(method),
-                                 initializer=_start_worker,
-                                 initargs=(project.source, project.media, project.root)) as pool:
-            for done, blob in enumerate(pool.map(_compile_job, jobs,
-                                                 chunksize=max(1, total // (workers * 8))), 1):
-                if progress is not None:
-                    progress(done, total)
+    def __init__(self, project: Project, jobs, workers: int | None, progress, salt: bytes,
+                 alongside: int = 0):
+        self.project, self.progress = project, progress
+        self.jobs = [(rel, path, salt) for rel, path, _ in jobs]
+        size = sum(size for _, _, size in jobs)
+        workers = workers or os.cpu_count() or 1
+        self.helpers = min(workers, len(jobs)) if workers > 1 and jobs and (
+            len(jobs) > 1 and size >= PARALLEL_BYTES or alongside >= PARALLEL_BYTES) else 0
+        self.pool = self.pending = None
+
+    def __enter__(self) -> _Rendering:
+        if self.helpers:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+            self.pool = ProcessPoolExecutor(
+                self.helpers, multiprocessing.get_context(method), initializer=_start_worker,
+                initargs=(self.project.source, self.project.media, self.project.root))
+            # submitted now: map() queues every job before it returns
+            self.pending = self.pool.map(_compile_job, self.jobs, chunksize=max(
+                1, len(self.jobs) // (self.helpers * 8)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def results(self) -> Iterator[tuple[FileResult, bytes | None]]:
+        if self.pending is not None:
+            for done, blob in enumerate(self.pending, 1):
                 yield pickle.loads(blob), blob
-        return
-    resolver = MediaResolver(project.source, project.media, project.root)
-    for done, job in enumerate(jobs, 1):
-        yield _read_and_compile(*job, resolver), None
-        if progress is not None:
-            progress(done, total)
+                self._done(done)
+            return
+        resolver = MediaResolver(self.project.source, self.project.media, self.project.root)
+        for done, job in enumerate(self.jobs, 1):
+            yield _read_and_compile(*job, resolver), None
+            self._done(done)
+
+    def _done(self, count: int) -> None:
+        if self.progress is not None:
+            self.progress(count, len(self.jobs))
 
 
 def _package_digest(compiled: Compiled) -> str:

@@ -59,6 +59,10 @@ class FileCache:
     def key_for(salt: bytes, path: str, text: str) -> str:
         return hashlib.sha256(salt + path.encode() + b"\0" + text.encode()).hexdigest()
 
+    def holds(self, key: str) -> bool:
+        """Whether an entry for `key` exists (`get` may still refuse it)."""
+        return os.path.exists(self.folder / key)
+
     def get(self, key: str) -> FileResult | None:
         try:
             with open(self.folder / key, "rb") as handle:

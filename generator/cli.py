@@ -143,9 +143,12 @@ def preview_command(source, media, output, open_page) -> None:
 @open_option
 def watch_command(source, media, output, open_page) -> None:
     """Rebuild the package and the preview whenever a source or media file changes."""
+    import gc
     from pathlib import Path
 
     from generator import build, watch
+
+    gc.enable()  # a long-running process (`run` pauses the collector for one-shot commands)
 
     project = build.load_project(source, media)
     click.echo("watching for changes; press Ctrl-C to stop", err=True)
@@ -254,9 +257,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The `deck` command: `main`, then an exit that skips the interpreter's teardown (a
-    tenth of a small rebuild goes to freeing modules and objects one by one). Everything
-    written is closed by then; only the standard streams need flushing."""
+    """The `deck` command: `main` with Python's cycle collector paused (a one-shot process
+    of acyclic values: resumed after a build, it would scan the million objects the build
+    made), then an exit that skips the interpreter's teardown (freeing modules and objects
+    one by one). Everything written is closed by then; only the streams need flushing."""
+    import gc
+
+    gc.disable()
     code = main()
     try:
         sys.stdout.flush()
