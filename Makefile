@@ -17,7 +17,10 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.deck
 
+# Bytecode for the editable package, as pip writes it for an installed one: without it
+# (PYTHONDONTWRITEBYTECODE set) every run compiles the tool's source again.
 deck: $(VENV)/.deck
+	@$(BIN)/python -m compileall -q generator
 	$(BIN)/deck build
 
 # The preview's tests drive Debian's Chromium (Playwright's own download does not work here).

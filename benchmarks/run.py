@@ -13,6 +13,7 @@ Writes the table to stdout and as JSON to build/benchmarks.json.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -129,6 +130,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    # timed as an installed package runs: from bytecode (which PYTHONDONTWRITEBYTECODE, set
+    # on some machines, would otherwise keep from being written for an editable install)
+    for folder in (ROOT / "generator", HERE):
+        compileall.compile_dir(str(folder), quiet=1)
     with tempfile.TemporaryDirectory(prefix="deck-bench-") as tmp:
         work = Path(tmp)
         result = {"machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",

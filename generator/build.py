@@ -10,7 +10,7 @@ import os
 import pickle
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,7 +18,8 @@ from generator import lock as lockfile
 from generator.diagnostics import (BuildFailed, DeckError, Diagnostic, Interrupted, Severity,
                                    has_errors)
 from generator.media import MediaResolver
-from generator.model import Kind, Lock, LockEntry, MediaFile, Note, SourcePos, Summary
+from generator.model import (Kind, Lock, LockEntry, MediaFile, Note, RenderedCard,
+                             SourcePos, Summary)
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
 from generator.check import check_card
 from generator.discover import read_source, source_files
@@ -61,11 +62,19 @@ class Compiled:
     removed: tuple[LockEntry, ...]
     media: tuple[MediaFile, ...]
     diagnostics: tuple[Diagnostic, ...]
-    lock_text: str
     fresh: tuple[FileResult, ...]  # files rendered anew: cached once a build succeeds
     notetype_mods: dict[int, int]
     id_base: int
     css: str
+    kept: tuple[LockEntry, ...]  # lock entries no card claimed: kept as removed
+    hashes: dict[int, str]  # note type fingerprints
+    shapes: dict[int, str]  # note type shapes (fields and templates)
+
+    @functools.cached_property
+    def lock_text(self) -> str:
+        """The lock this build writes (rendered on demand: while the package compresses)."""
+        return lockfile.render_lock(self.notes, self.kept, self.id_base, self.hashes,
+                                    self.notetype_mods, self.shapes)
 
 
 def _without_cycle_collector(function):
@@ -155,7 +164,7 @@ def compile_project(project: Project, now: int,
     return Compiled(notes=notes, removed=removed,
                     media=tuple(media[k] for k in sorted(media)),
                     diagnostics=tuple(sorted(diagnostics)),
-                    lock_text=lockfile.render_lock(notes, kept, id_base, hashes, mods, shapes),
+                    kept=kept, hashes=hashes, shapes=shapes,
                     fresh=tuple(fresh),
                     notetype_mods=mods, id_base=id_base, css=style)
 
@@ -169,7 +178,8 @@ def compile_file(key: str, rel: str, text: str, resolver: MediaResolver) -> File
     cards = []
     for result in rendered:
         diagnostics += check_card(result)
-        cards.append(replace(result, keys=lockfile.card_keys(result)))
+        cards.append(RenderedCard(result.card, result.fields, result.media, result.raw_html,
+                                  lockfile.card_keys(result)))
     if not cards and not diagnostics:
         diagnostics.append(Diagnostic(SourcePos(rel, 1), "W108", "no cards in this file; "
                                       "a card starts at a '## ' heading"))
@@ -398,7 +408,8 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
                 layout = package.layout(decks, compiled.css, compiled.notetype_mods,
                                         compiled.id_base)
                 cache.keep_value("layout", key, layout)
-            package.write(output, compiled.notes, compiled.media, layout, compiled.id_base)
+            package.write(output, compiled.notes, compiled.media, layout, compiled.id_base,
+                          meanwhile=lambda: compiled.lock_text)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
         raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
     try:

@@ -41,11 +41,19 @@ def check_card(rendered: RenderedCard) -> list[Diagnostic]:
     return found
 
 
+_SHOWN = re.compile(r"<img\b|\\\(|\\\[|<(audio|video)\b")
+# a character outside any tag that is neither a space nor the start of an entity
+_VISIBLE = re.compile(r"(?:^|>)[^<&]*?[^\s<&]")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
 def _renders_empty(html: str) -> bool:
-    if re.search(r"<img\b|\\\(|\\\[|<(audio|video)\b", html):
+    if _SHOWN.search(html):
         return False
-    text = re.sub(r"<!--.*?-->", "", html, flags=re.S)
-    text = re.sub(r"<[^>]*>", "", text)
+    if "<!--" not in html and _VISIBLE.search(html):
+        return False  # the common case, decided without rewriting the field
+    text = _TAG.sub("", _COMMENT.sub("", html))
     return not unescape(text).replace("\xa0", " ").strip()
 
 

@@ -52,13 +52,16 @@ def card_keys(rendered: RenderedCard) -> CardKeys:
     return CardKeys(front=digest(text), back=digest(normalize(card.back)),
                     content=digest("\x1e".join((notetype, "\x1f".join(rendered.fields),
                                                 " ".join(card.tags)))),
-                    text=text, search=_search_words(rendered.fields[0]))
+                    text=text, search=_search_words(rendered.fields[0]), guid=guid_for(text))
+
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _search_words(html: str) -> str:
     """The first words of the field that no tag interrupts: Anki's field search matches the
     stored HTML, so `*these words*` finds the note."""
-    runs = [" ".join(run.split()) for run in re.split(r"<[^>]*>", html)]
+    runs = [" ".join(run.split()) for run in _TAG.split(html)]
     return " ".join(max(runs, key=len, default="").split()[:8])
 
 
@@ -180,7 +183,7 @@ def assign(cards: list[RenderedCard], lock: Lock, now: int):
     used = {e.guid for e in entries} | claimed
     for i in range(len(cards)):  # 4. new: from the front, never one in use
         if i not in chosen:
-            salt, guid = 0, guid_for(keys[i].text)
+            salt, guid = 0, keys[i].guid or guid_for(keys[i].text)
             while guid in used:
                 salt += 1
                 guid = guid_for(keys[i].text, salt)

@@ -72,6 +72,7 @@ class MediaResolver:
         self.project_dir = project_dir.resolve()
         self._hashed: dict[Path, MediaFile] = {}
         self._listed: dict[Path, frozenset[str]] = {}
+        self._resolved: dict[tuple[str, str], tuple] = {}
         self.consulted: dict[str, tuple | None] = {}  # path -> signature, for the cache
 
     def track(self) -> dict[str, tuple | None]:
@@ -82,6 +83,24 @@ class MediaResolver:
     def resolve(self, markdown_path: str, src: str) -> MediaFile | None:
         """The file behind `src` in `markdown_path` (relative to the source folder), or
         None for a URL. Raises MediaError for a missing file or one outside the project."""
+        # the same picture in many cards of a folder is looked up once per build
+        memo = (markdown_path.rpartition("/")[0], src)
+        if memo not in self._resolved:
+            outer, self.consulted = self.consulted, {}
+            try:
+                self._resolved[memo] = (self._resolve(markdown_path, src), None,
+                                        self.consulted)
+            except MediaError as error:
+                self._resolved[memo] = (None, error, self.consulted)
+            finally:
+                self.consulted = outer
+        found, error, consulted = self._resolved[memo]
+        self.consulted.update(consulted)
+        if error is not None:
+            raise MediaError(error.code, error.message)
+        return found
+
+    def _resolve(self, markdown_path: str, src: str) -> MediaFile | None:
         if not src or _EXTERNAL.match(src) or src.startswith("//"):
             return None
         rel = unquote(src.split("#", 1)[0].split("?", 1)[0])

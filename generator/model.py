@@ -70,6 +70,7 @@ class CardKeys:
     content: str  # hash of what Anki stores: note type, fields, tags
     text: str  # the front, whitespace collapsed
     search: str = ""  # words of the first field as Anki stores them, for a browser search
+    guid: str = ""  # the GUID a new card gets from its front (unless that one is taken)
 
 
 @by_constructor

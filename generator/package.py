@@ -18,6 +18,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from generator.check import cloze_numbers
 from generator.model import Kind, MediaFile, Note
@@ -121,14 +122,25 @@ def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
 
 
 def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...],
-          layout: Layout, id_base: int) -> None:
-    """Write the package to a temporary file beside `path`, then rename it into place."""
+          layout: Layout, id_base: int, meanwhile: Callable[[], object] | None = None) -> None:
+    """Write the package to a temporary file beside `path`, then rename it into place.
+    `meanwhile` runs here while another thread compresses (zlib lets go of the GIL)."""
     temporary: list[Path] = []
     try:
         tmp = _temporary(path, ".tmp", temporary)
         db_path = _temporary(path, ".db", temporary)
         _write_db(db_path, notes, layout, id_base)
-        _write_zip(tmp, db_path, media)
+        if meanwhile is None:
+            _write_zip(tmp, db_path, media)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as thread:
+                zipped = thread.submit(_write_zip, tmp, db_path, media)
+                try:
+                    meanwhile()
+                finally:
+                    zipped.result()  # waited for, whatever happened here; raises its error
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a package is a plain file
         os.replace(tmp, path)
     finally:

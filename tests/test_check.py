@@ -94,3 +94,32 @@ def test_every_code_is_documented_in_readme():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     missing = [code for code in CODES if f"`{code}`" not in readme]
     assert not missing, f"codes missing from README: {missing}"
+
+
+_HTML_ATOMS = ["<p>", "</p>", " ", "\n", "&nbsp;", "&amp;", "x", "<!--", "-->", "<b>", "</b>",
+               "\xa0", "<br>", '<span class="a">', "</span>", ">", "<", "\u2003", "&lt;",
+               "\\(", '<img src="x">', "&", "&#32;", ";", "\x1c"]
+
+
+def _renders_empty_by_definition(html: str) -> bool:
+    """No picture, sound or formula, and no text but spaces once comments and tags go."""
+    import re
+    from html import unescape
+
+    if re.search(r"<img\b|\\\(|\\\[|<(audio|video)\b", html):
+        return False
+    text = re.sub(r"<[^>]*>", "", re.sub(r"<!--.*?-->", "", html, flags=re.S))
+    return not unescape(text).replace("\xa0", " ").strip()
+
+
+def test_the_quick_empty_field_check_agrees_with_its_definition():
+    from hypothesis import given, settings, strategies as st
+
+    from generator.check import _renders_empty
+
+    @settings(max_examples=3000, derandomize=True, deadline=None)
+    @given(st.lists(st.sampled_from(_HTML_ATOMS), max_size=10).map("".join))
+    def agrees(html):
+        assert _renders_empty(html) == _renders_empty_by_definition(html)
+
+    agrees()
