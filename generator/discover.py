@@ -11,6 +11,7 @@ from generator.model import SourcePos
 
 MAX_BYTES = 10 * 1024 * 1024  # far above any hand-written deck; a bigger file is a mistake
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_CONTROL = bytes(b for b in range(256) if not _CONTROL.match(chr(b)))
 
 
 def source_files(folder: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
@@ -84,7 +85,9 @@ def read_source(rel: str, path: Path) -> tuple[str | None, list[Diagnostic]]:
         return problem("E501", "not valid UTF-8; save the file as UTF-8",
                        before.count(b"\n") + 1, len(last) + 1)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    control = _CONTROL.search(text)
+    # the bytes first: a tenth of the time of searching the text, and control characters
+    # are single bytes in UTF-8
+    control = _CONTROL.search(text) if data.translate(None, _NOT_CONTROL) else None
     if control:
         # U+001F is Anki's field separator; the others are invisible paste accidents
         line = text.count("\n", 0, control.start()) + 1

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from operator import attrgetter
 
 
 def by_constructor(cls):
     """Pickle instances by calling the class: loading the cache is then 2.5x faster than
     restoring frozen slots one by one."""
-    def reduce(self):
-        return type(self), tuple(getattr(self, name) for name in self.__slots__)
+    values = attrgetter(*cls.__slots__)
+    if len(cls.__slots__) == 1:
+        def reduce(self):
+            return cls, (values(self),)
+    else:
+        def reduce(self):
+            return cls, values(self)
 
     cls.__reduce__ = reduce
     return cls
