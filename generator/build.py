@@ -235,7 +235,7 @@ class _Rendering:
                 initargs=(self.project.source, self.project.media, self.project.root))
             # submitted now: map() queues every job before it returns
             self.pending = self.pool.map(_compile_job, self.jobs, chunksize=max(
-                1, len(self.jobs) // (self.helpers * 8)))
+                1, len(self.jobs) // (self.helpers * 32)))
         return self
 
     def __exit__(self, *exc) -> None:

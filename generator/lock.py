@@ -28,6 +28,7 @@ VERSION = 1
 SIMILAR_SAME_BACK = 0.5
 SIMILAR = 0.75
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
 
 class LockError(DeckError):
@@ -61,8 +62,8 @@ _TAG = re.compile(r"<[^>]*>")
 def _search_words(html: str) -> str:
     """The first words of the field that no tag interrupts: Anki's field search matches the
     stored HTML, so `*these words*` finds the note."""
-    runs = [" ".join(run.split()) for run in _TAG.split(html)]
-    return " ".join(max(runs, key=len, default="").split()[:8])
+    longest = max((" ".join(run.split()) for run in _TAG.split(html)), key=len, default="")
+    return " ".join(longest.split()[:8])
 
 
 def keys_of(rendered: RenderedCard) -> CardKeys:
@@ -72,11 +73,11 @@ def keys_of(rendered: RenderedCard) -> CardKeys:
 def guid_for(front: str, salt: int = 0) -> str:
     """A GUID from the front alone, base62 so it is safe inside an HTML comment."""
     value = int.from_bytes(hashlib.sha256(f"{salt}\x00{front}".encode()).digest()[:8], "big")
-    out = ""
-    while value:
-        value, rest = divmod(value, 62)
-        out = _ALPHABET[rest] + out
-    return out or "0"
+    digits = []
+    while value:  # two base-62 digits at a time
+        value, rest = divmod(value, 3844)
+        digits.append(_PAIRS[rest])
+    return "".join(reversed(digits)).lstrip("0") or "0"
 
 
 def read(path: Path) -> Lock:

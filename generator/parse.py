@@ -188,7 +188,7 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
         first += 1
 
     for n in range(first, end):
-        if n not in code and META_RE.match(lines[n]):
+        if "<!--" in lines[n] and n not in code and META_RE.match(lines[n]):
             diagnostics.append(Diagnostic(SourcePos(path, n + 1), "W110", (
                 f"'{lines[n].strip()}' is not right under its heading, so it is not read "
                 "as the card's metadata (it stays in the card, hidden); move it up")))

@@ -81,7 +81,10 @@ def _fields(out: _Fields, heading, extra, back, heading_env, extra_env, back_env
     if extra:
         front = f"<p>{front}</p>\n" + markdown.render_tokens(extra, extra_env).strip()
     back_html = markdown.render_tokens(back, back_env).strip() if back else ""
-    raw = markdown.has_raw_html([heading, *(extra or ()), *back])
+    # HTML of the author's own needs a '<' in the card's text
+    card = out.card
+    raw = ("<" in card.front or "<" in card.back) and markdown.has_raw_html(
+        [heading, *(extra or ()), *back])
     return out.done(front, back_html, raw), tuple(out.diagnostics)
 
 
