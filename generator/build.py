@@ -188,6 +188,9 @@ def compile_file(key: str, rel: str, text: str, resolver: MediaResolver) -> File
 
 _worker_resolver: MediaResolver | None = None
 PARALLEL_BYTES = 256 * 1024  # below this, starting processes costs more than it saves
+# A helper for a single file pays off only when this process has about as long meanwhile
+# (loading this many bytes of cached files) as the helper takes to start and render.
+ALONGSIDE_BYTES = 4 * 1024 * 1024
 
 
 def _start_worker(source: Path, media: Path, root: Path) -> None:
@@ -221,7 +224,7 @@ class _Rendering:
         size = sum(size for _, _, size in jobs)
         workers = workers or os.cpu_count() or 1
         self.helpers = min(workers, len(jobs)) if workers > 1 and jobs and (
-            len(jobs) > 1 and size >= PARALLEL_BYTES or alongside >= PARALLEL_BYTES) else 0
+            len(jobs) > 1 and size >= PARALLEL_BYTES or alongside >= ALONGSIDE_BYTES) else 0
         self.pool = self.pending = None
 
     def __enter__(self) -> _Rendering:

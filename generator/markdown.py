@@ -127,7 +127,9 @@ def _check_math(state) -> None:
         line = token.map[0] if token.map else 0
         if token.type in _MATH and not token.content.strip():
             warn(line, "E202", "empty formula")
-        for child in token.children or ():
+        if not token.children or ("$" not in token.content and "\\" not in token.content):
+            continue  # no formula and no dollar sign in this paragraph or heading
+        for child in token.children:
             if child.type in ("softbreak", "hardbreak"):
                 line += 1
             elif child.type in _MATH and not child.content.strip():

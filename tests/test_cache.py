@@ -28,6 +28,7 @@ def sources(files: int = 6, cards: int = 15) -> dict[str, str]:
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "PARALLEL_BYTES", 0)  # use the pool even for a small project
+    monkeypatch.setattr(build, "ALONGSIDE_BYTES", 0)
     root = make_project(tmp_path, sources(), {"media/fig.png": PNG})
     return build.load_project(output="out.apkg", cwd=root)
 
