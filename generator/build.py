@@ -135,7 +135,9 @@ def compile_project(project: Project, now: int,
         lock, found = _read_lock(project, reset_lock)
         diagnostics += found
         take(rendering.results())
-    take(_Rendering(project, failed, 1, None, salt).results())
+    # entries refused (an image they show changed, or damaged): rendered like the others
+    with _Rendering(project, failed, workers, progress, salt) as rendering:
+        take(rendering.results())
     cards = []
     for rel, _ in files:
         if rel in results:
@@ -275,7 +277,8 @@ def _package_digest(compiled: Compiled) -> str:
 
 
 def _cache(project: Project) -> FileCache:
-    return FileCache(project.root / "build" / "cache", _cache_salt(project))
+    return FileCache(project.root / "build" / "cache", _cache_salt(project),
+                     scope=f"{project.source}\0{project.media}")
 
 
 def _cache_salt(project: Project) -> str:
@@ -383,17 +386,24 @@ def build(project: Project, now: int | None = None,
                                    reset_lock, workers, use_cache, staging)
         if has_errors(compiled.diagnostics):
             raise BuildFailed(compiled.diagnostics)
-        summary = _write(project, compiled, cache, started)
+        summary = _write(project, compiled, cache, started, use_cache)
     except BaseException:
         if staging is not None:
             staging.discard()
         raise
     if staging is not None:
-        staging.commit()
+        try:
+            staging.commit()
+        except KeyboardInterrupt:
+            staging.discard()
+            raise Interrupted(f"interrupted after writing '{_shown(Path(summary.output))}' and "
+                              "the lock; only the cache of rendered cards was not updated"
+                              ) from None
     return summary, compiled
 
 
-def _write(project: Project, compiled: Compiled, cache: FileCache, started: float) -> Summary:
+def _write(project: Project, compiled: Compiled, cache: FileCache, started: float,
+           use_cache: bool) -> Summary:
     """The package, then the lock."""
     from generator import package
 
@@ -405,12 +415,13 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
             output.parent.mkdir(parents=True, exist_ok=True)
             decks = tuple(package.all_decks(n.card.deck for n in compiled.notes))
             key = package.layout_key(decks, compiled.css, compiled.notetype_mods,
-                                     compiled.id_base)
-            layout = cache.value("layout", key)
+                                     compiled.id_base, _code_version())
+            layout = cache.value("layout", key) if use_cache else None
             if not isinstance(layout, package.Layout):
                 layout = package.layout(decks, compiled.css, compiled.notetype_mods,
                                         compiled.id_base)
-                cache.keep_value("layout", key, layout)
+                if use_cache:
+                    cache.keep_value("layout", key, layout)
             package.write(output, compiled.notes, compiled.media, layout, compiled.id_base,
                           meanwhile=lambda: compiled.lock_text)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs

@@ -16,6 +16,7 @@ import pickle
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from generator.media import signature
 from generator.diagnostics import Diagnostic
 from generator.model import RenderedCard, by_constructor
 
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 # Part of every key: bump it whenever the HTML a card renders to changes.
 RENDERER_VERSION = "3"
 
@@ -45,9 +46,13 @@ def pickled(result: FileResult) -> bytes:
 
 
 class FileCache:
-    def __init__(self, folder: Path, salt: str):
+    """`scope` names the settings (folders) a build runs with: each has its own entries, so
+    two decks built from one project do not prune each other's."""
+
+    def __init__(self, folder: Path, salt: str, scope: str = "default"):
         self.root = folder
-        self.folder = folder / "files"
+        self.scope = hashlib.sha256(scope.encode()).hexdigest()[:16]
+        self.folder = folder / "files" / self.scope
         self._seen: dict[str, tuple | None] = {}
         self.served: set[str] = set()  # keys this build found here
         self.salt = f"{CACHE_VERSION}\0{sys.version_info[:2]}\0{salt}\0".encode()
@@ -78,23 +83,13 @@ class FileCache:
         return result
 
     def prune(self, keep: set[str]) -> None:
-        """Remove the entries a successful build did not use: files edited since, or
-        gone; otherwise every save would leave one behind for good."""
-        try:
-            names = os.listdir(self.folder)
-        except OSError:
-            return
-        for name in names:
-            if name in keep or name.startswith("."):
-                continue
-            path = self.folder / name
-            try:
-                if path.is_dir():  # the layout of an older version
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-            except OSError:
-                pass
+        """Remove the entries a successful build did not use (files edited since, or gone:
+        otherwise every save would leave one behind for good), what an older version of
+        this cache left, and what a build killed midway left over an hour ago."""
+        _remove_unless(self.folder, lambda name: name in keep or (
+            name.startswith(".") and _age(self.folder / name) < 3600))
+        _remove_unless(self.folder.parent, lambda name: len(name) == 16 and
+                       (self.folder.parent / name).is_dir())
 
     def _now(self, key: str):
         """`signature(key)`, asked once per build: many files show the same images."""
@@ -120,10 +115,13 @@ class FileCache:
     def staging(self) -> Staging:
         return Staging(self)
 
+    def _value_path(self, name: str) -> Path:
+        return self.root / "values" / self.scope / f"{name}.pickle"
+
     def value(self, name: str, key: str):
         """The value last kept under `name`, if it was kept for `key`."""
         try:
-            with open(self.root / f"{name}.pickle", "rb") as handle:
+            with open(self._value_path(name), "rb") as handle:
                 kept_key, value = pickle.load(handle)
         except Exception:  # absent, truncated, corrupt, from another version
             return None
@@ -132,12 +130,13 @@ class FileCache:
     def keep_value(self, name: str, key: str, value) -> None:
         """Best effort, like `put`."""
         tmp = None
+        path = self._value_path(name)
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".", suffix=".tmp")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump((key, value), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.root / f"{name}.pickle")
+            os.replace(tmp, path)
         except OSError:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
@@ -230,3 +229,30 @@ class Staging:
             except OSError:
                 break
         self.made = []
+
+
+def _remove_unless(folder: Path, keep) -> None:
+    """Remove every file or folder in `folder` whose name `keep` refuses; best effort."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if keep(name):
+            continue
+        path = folder / name
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+

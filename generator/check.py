@@ -42,8 +42,8 @@ def check_card(rendered: RenderedCard) -> list[Diagnostic]:
 
 
 _SHOWN = re.compile(r"<img\b|\\\(|\\\[|<(audio|video)\b")
-# a character outside any tag that is neither a space nor the start of an entity
-_VISIBLE = re.compile(r"(?:^|>)[^<&]*?[^\s<&]")
+# a character outside any tag that is not a space
+_VISIBLE = re.compile(r"(?:^|>)[^<]*?[^\s<]")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TAG = re.compile(r"<[^>]*>")
 
@@ -51,8 +51,10 @@ _TAG = re.compile(r"<[^>]*>")
 def _renders_empty(html: str) -> bool:
     if _SHOWN.search(html):
         return False
-    if "<!--" not in html and _VISIBLE.search(html):
-        return False  # the common case, decided without rewriting the field
+    # the common case, decided without rewriting the field (an entity, or a comment, can be
+    # split by tags and needs the full check)
+    if "&" not in html and "<!--" not in html and _VISIBLE.search(html):
+        return False
     text = _TAG.sub("", _COMMENT.sub("", html))
     return not unescape(text).replace("\xa0", " ").strip()
 

@@ -265,10 +265,11 @@ def run() -> None:
 
     gc.disable()
     code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe (`deck check | head`): nothing more to say
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # None: the descriptor was closed (`deck check >&-`)
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`deck check | head`)
+            pass
     os._exit(code)
 

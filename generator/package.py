@@ -80,14 +80,16 @@ class Layout:
 
 
 def layout_key(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
-               id_base: int) -> str:
-    """Everything a `Layout` depends on, genanki's own code included."""
+               id_base: int, code: str) -> str:
+    """Everything a `Layout` depends on: `code` is a digest of this tool's code (the note
+    types and `Layout` itself are defined there); genanki's own code is added here."""
     import importlib.util
 
     spec = importlib.util.find_spec("genanki")
     stat = os.stat(spec.origin) if spec is not None and spec.origin else None
-    h = hashlib.sha256(f"{FORMAT}\0{spec and spec.origin}\0{stat and stat.st_mtime_ns}\0"
-                       f"{id_base}\0{sorted(notetype_mods.items())}\0{css}\0".encode())
+    h = hashlib.sha256(f"{FORMAT}\0{code}\0{spec and spec.origin}\0"
+                       f"{stat and stat.st_mtime_ns}\0{id_base}\0"
+                       f"{sorted(notetype_mods.items())}\0{css}\0".encode())
     h.update("\0".join(decks).encode())
     return h.hexdigest()
 

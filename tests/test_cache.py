@@ -99,7 +99,8 @@ def test_a_no_op_rebuild_does_not_rewrite_the_package_unless_it_was_touched(proj
 
 
 def cache_entries(project) -> list[str]:
-    return sorted(p.name for p in (project.root / "build" / "cache" / "files").iterdir())
+    (scope,) = (project.root / "build" / "cache" / "files").iterdir()
+    return sorted(p.name for p in scope.iterdir())
 
 
 def test_a_failed_build_leaves_no_cache_and_no_staged_entries(project):
@@ -126,3 +127,51 @@ def test_a_build_without_the_cache_leaves_the_cache_alone(project):
     entries = cache_entries(project)
     build.build(project, now=NOW, use_cache=False)
     assert cache_entries(project) == entries
+
+
+def test_two_decks_of_one_project_keep_their_own_cache(tmp_path):
+    root = make_project(tmp_path, {"a.md": "# A\n\n## qa\n\nba\n"})
+    (root / "other").mkdir()
+    (root / "other" / "b.md").write_text("# B\n\n## qb\n\nbb\n")
+    a = build.load_project(output="a.apkg", cwd=root)
+    b = build.load_project(source="other", output="b.apkg", cwd=root)
+    fresh = [len(build.build(p, now=NOW)[1].fresh) for p in (a, b, a, b)]
+    assert fresh == [1, 1, 0, 0]
+
+
+def test_what_a_killed_build_left_in_the_cache_goes_after_an_hour(project):
+    import os
+
+    build.build(project, now=NOW)
+    (scope,) = (project.root / "build" / "cache" / "files").iterdir()
+    old, young = scope / ".staging-old", scope / ".staging-young"
+    for folder in (old, young):
+        folder.mkdir()
+        (folder / "entry").write_bytes(b"half")
+    os.utime(old, (1_000_000_000, 1_000_000_000))  # 2001
+    stale = scope.parent / ("0" * 64)  # an entry of an older version of the cache
+    stale.write_bytes(b"old")
+    path = project.source / "part1" / "topic1.md"
+    path.write_text(path.read_text() + "\n## One more?\n\nYes.\n")
+    build.build(project, now=NOW + 10)
+    assert not old.exists() and young.exists()  # a build running now may own the young one
+    assert not stale.exists()
+
+
+def test_ctrl_c_while_the_cache_is_stored_says_what_was_written(project, monkeypatch):
+    from generator import cache
+    from generator.diagnostics import Interrupted
+
+    real = cache.os.replace
+
+    def interrupted(src, dst):
+        if "staging" in str(src):
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(cache.os, "replace", interrupted)
+    with pytest.raises(Interrupted, match="after writing '.*out.apkg' and the lock"):
+        build.build(project, now=NOW, workers=2)
+    assert (project.root / "out.apkg").is_file() and (project.source / "deck.lock").is_file()
+    files = project.root / "build" / "cache" / "files"
+    assert not [p for p in files.rglob("*") if ".staging" in str(p)]

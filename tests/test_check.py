@@ -98,7 +98,7 @@ def test_every_code_is_documented_in_readme():
 
 _HTML_ATOMS = ["<p>", "</p>", " ", "\n", "&nbsp;", "&amp;", "x", "<!--", "-->", "<b>", "</b>",
                "\xa0", "<br>", '<span class="a">', "</span>", ">", "<", "\u2003", "&lt;",
-               "\\(", '<img src="x">', "&", "&#32;", ";", "\x1c"]
+               "\\(", '<img src="x">', "&", "&#32;", ";", "\x1c", "nbsp", "#32;", "amp;"]
 
 
 def _renders_empty_by_definition(html: str) -> bool:

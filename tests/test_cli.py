@@ -154,3 +154,18 @@ def test_help_and_a_cached_check_do_not_import_what_they_do_not_use(tmp_path):
     rebuilt = loaded("build")
     assert rebuilt.startswith("0 ") and "'markdown_it'" in rebuilt, rebuilt
     assert "genanki" not in rebuilt, rebuilt
+
+
+def test_deck_exits_cleanly_with_its_output_closed_or_cut_short(tmp_path):
+    """`deck` leaves without the interpreter's teardown; a closed stream (`>&-`) or a pipe
+    closed early (`| head -0`) must not turn that into a crash."""
+    root = make_project(tmp_path, {"a.md": "# A\n\n## q\n\nb\n"})
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    deck = f"{sys.executable} -m generator"
+    for shell in (f"{deck} check >&-", f"{deck} check 2>&-", f"{deck} --help | head -0",
+                  f"{deck} build >&- 2>&-"):
+        done = subprocess.run(["bash", "-c", f"{shell}; echo $? >&2"], cwd=root, env=env,
+                              capture_output=True, text=True, check=True)
+        assert done.stderr.strip().splitlines()[-1] == "0", (shell, done.stderr)
+        assert "Traceback" not in done.stderr and "Error" not in done.stderr, shell
+    assert (root / "build" / "a.apkg").is_file()
