@@ -413,7 +413,7 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         # unchanged sources, untouched package: its bytes would be the same, skip the write
         if not cache.same_output(output, digest):
             output.parent.mkdir(parents=True, exist_ok=True)
-            decks = tuple(package.all_decks(n.card.deck for n in compiled.notes))
+            decks = tuple(package.all_decks({n.card.deck for n in compiled.notes}))
             key = package.layout_key(decks, compiled.css, compiled.notetype_mods,
                                      compiled.id_base, _code_version())
             layout = cache.value("layout", key) if use_cache else None

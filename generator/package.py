@@ -63,7 +63,10 @@ def card_ords(note: Note) -> list[int]:
     kind = note.card.kind
     if kind is Kind.CLOZE:
         return [n - 1 for n in cloze_numbers(note.rendered.fields[0])]
-    return list(range(len(BY_KIND[kind].templates)))
+    return _ORDS[kind]
+
+
+_ORDS = {kind: list(range(len(BY_KIND[kind].templates))) for kind in Kind}
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,8 @@ def _write_db(db_path: Path, notes, layout: Layout, id_base: int) -> None:
             yield note, nid, [(next(ids), ord_) for ord_ in card_ords(note)]
 
     # rows are generated as they are inserted: 100,000 notes never sit in memory twice
-    note_rows = ((nid, note.guid, BY_KIND[note.card.kind].id, note.mod, -1,
+    model_ids = {kind: notetype.id for kind, notetype in BY_KIND.items()}
+    note_rows = ((nid, note.guid, model_ids[note.card.kind], note.mod, -1,
                   f" {' '.join(note.card.tags)} " if note.card.tags else "",
                   "\x1f".join(note.rendered.fields), note.rendered.fields[0], 0, 0, "")
                  for note, nid, _ in numbered())
@@ -209,7 +213,9 @@ def _write_zip(target: Path, db_path: Path, media: tuple[MediaFile, ...]) -> Non
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as out:
             info = _info("collection.anki2")
             with open(db_path, "rb") as source, out.open(info, "w") as target:
-                shutil.copyfileobj(source, target, 1 << 20)  # streamed: the database is large
+                # streamed, the database is large; in big pieces, for each one this thread
+                # waits for the GIL (zlib works without it, beside the lock's rendering)
+                shutil.copyfileobj(source, target, 16 << 20)
             _add(out, "media", json.dumps({str(i): m.name for i, m in enumerate(ordered)},
                                           sort_keys=True).encode())
             for i, item in enumerate(ordered):
