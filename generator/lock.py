@@ -160,10 +160,11 @@ def assign(cards: list[RenderedCard], lock: Lock, now: int):
             chosen[i] = (guid, entry)
             claimed.add(guid)
     for i in range(len(cards)):  # 2. the same front (and type)
-        if i in chosen:
+        candidates = by_front.get(keys[i].front)
+        if i in chosen or not candidates:
             continue
-        entry = next((e for e in by_front.get(keys[i].front, ())
-                      if e.guid not in claimed and same_type(e, i)), None)
+        entry = next((e for e in candidates if e.guid not in claimed and same_type(e, i)),
+                     None)
         if entry is not None:
             chosen[i] = (entry.guid, entry)
             claimed.add(entry.guid)
@@ -174,10 +175,10 @@ def assign(cards: list[RenderedCard], lock: Lock, now: int):
         claimed.add(entry.guid)
     retyped: dict[int, LockEntry] = {}
     for i in range(len(cards)):  # a card whose type changed leaves its old note behind
-        if i in chosen:
+        candidates = by_front.get(keys[i].front)
+        if i in chosen or not candidates:
             continue
-        old = next((e for e in by_front.get(keys[i].front, ())
-                    if e.guid not in claimed and not e.removed), None)
+        old = next((e for e in candidates if e.guid not in claimed and not e.removed), None)
         if old is not None:
             retyped[i] = old
             claimed.add(old.guid)
@@ -201,9 +202,8 @@ def assign(cards: list[RenderedCard], lock: Lock, now: int):
         else:
             # strictly later: an equal time makes Anki skip the update
             mod, status = max(now, entry.mod + 1), "changed"
-        notes.append(Note(guid=guid, rendered=rendered, mod=mod, status=status,
-                          keys=keys[i], previous=entry,
-                          renamed_from=entry.front_text if i in reworded else None))
+        notes.append(Note(guid, rendered, mod, status, keys[i], entry,
+                          entry.front_text if i in reworded else None))
     removed = tuple(e for e in entries if not e.removed and e.guid not in claimed)
     kept = tuple(replace(e, removed=True) for e in entries if e.guid not in claimed) + tuple(
         replace(e, removed=True) for e in retyped.values())
