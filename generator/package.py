@@ -213,9 +213,7 @@ def _write_zip(target: Path, db_path: Path, media: tuple[MediaFile, ...]) -> Non
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as out:
             info = _info("collection.anki2")
             with open(db_path, "rb") as source, out.open(info, "w") as target:
-                # streamed, the database is large; in big pieces, for each one this thread
-                # waits for the GIL (zlib works without it, beside the lock's rendering)
-                shutil.copyfileobj(source, target, 16 << 20)
+                shutil.copyfileobj(source, target, 1 << 20)  # streamed: the database is large
             _add(out, "media", json.dumps({str(i): m.name for i, m in enumerate(ordered)},
                                           sort_keys=True).encode())
             for i, item in enumerate(ordered):
