@@ -197,6 +197,7 @@ def _table_close(self, tokens, idx, options, env) -> str:
 def parser() -> MarkdownIt:
     """The one parser instance; it keeps no state between documents."""
     md = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
+    md.core.ruler.disable("normalize")  # done by `_normalized`, only when needed
     front_matter_plugin(md)
     dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False,
                       double_inline=True)
@@ -216,7 +217,7 @@ def parser() -> MarkdownIt:
 
 def parse(text: str, env: RenderEnv | None = None) -> list[Token]:
     """Block tokens of `text`; inline images carry their own line (for messages)."""
-    tokens = parser().parse(text, {} if env is None else env)
+    tokens = parser().parse(_normalized(text), {} if env is None else env)
     _image_lines(tokens)
     return tokens
 
@@ -248,4 +249,13 @@ def _image_lines(tokens: list[Token]) -> None:
 
 
 def parse_inline(text: str, env: RenderEnv) -> list[Token]:
-    return parser().parseInline(text, env)
+    return parser().parseInline(_normalized(text), env)
+
+
+def _normalized(text: str) -> str:
+    """What markdown-it's `normalize` rule does (switched off in `parser`): sources come
+    read with `\n` line ends and without NUL, so this is a quick look, not a rewrite of
+    every line end of a 10 MB file."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\0", "\ufffd") if "\0" in text else text
