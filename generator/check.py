@@ -49,7 +49,8 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def _renders_empty(html: str) -> bool:
-    if _SHOWN.search(html):
+    if ("<img" in html or "\\" in html or "<audio" in html or "<video" in html) and \
+            _SHOWN.search(html):  # substrings first: a tenth of the regex's time
         return False
     # the common case, decided without rewriting the field (an entity, or a comment, can be
     # split by tags and needs the full check)

@@ -124,11 +124,11 @@ def _check_math(state) -> None:
     if warn is None or state.env.get("math_checked"):
         return
     for token in state.tokens:
-        line = token.map[0] if token.map else 0
         if token.type in _MATH and not token.content.strip():
-            warn(line, "E202", "empty formula")
+            warn(token.map[0] if token.map else 0, "E202", "empty formula")
         if not token.children or ("$" not in token.content and "\\" not in token.content):
             continue  # no formula and no dollar sign in this paragraph or heading
+        line = token.map[0] if token.map else 0
         for child in token.children:
             if child.type in ("softbreak", "hardbreak"):
                 line += 1
