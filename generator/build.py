@@ -413,16 +413,8 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         # unchanged sources, untouched package: its bytes would be the same, skip the write
         if not cache.same_output(output, digest):
             output.parent.mkdir(parents=True, exist_ok=True)
-            decks = tuple(package.all_decks({n.card.deck for n in compiled.notes}))
-            key = package.layout_key(decks, compiled.css, compiled.notetype_mods,
-                                     compiled.id_base, _code_version())
-            layout = cache.value("layout", key) if use_cache else None
-            if not isinstance(layout, package.Layout):
-                layout = package.layout(decks, compiled.css, compiled.notetype_mods,
-                                        compiled.id_base)
-                if use_cache:
-                    cache.keep_value("layout", key, layout)
-            package.write(output, compiled.notes, compiled.media, layout, compiled.id_base,
+            package.write(output, compiled.notes, compiled.media,
+                          _layout(compiled, cache if use_cache else None), compiled.id_base,
                           meanwhile=lambda: compiled.lock_text)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
         raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
@@ -449,6 +441,21 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         media=len(compiled.media), output=str(output),
         seconds=time.perf_counter() - started)
     return summary
+
+
+def _layout(compiled: Compiled, cache: FileCache | None):
+    """The collection's layout, from the cache when its inputs are unchanged."""
+    from generator import package
+
+    decks = tuple(package.all_decks({n.card.deck for n in compiled.notes}))
+    key = package.layout_key(decks, compiled.css, compiled.notetype_mods, compiled.id_base,
+                             _code_version())
+    layout = cache.value("layout", key) if cache is not None else None
+    if not isinstance(layout, package.Layout):
+        layout = package.layout(decks, compiled.css, compiled.notetype_mods, compiled.id_base)
+        if cache is not None:
+            cache.keep_value("layout", key, layout)
+    return layout
 
 
 def _shown(path: Path) -> str:

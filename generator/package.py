@@ -58,15 +58,15 @@ def all_decks(names) -> list[str]:
     return sorted(out)
 
 
-def card_ords(note: Note) -> list[int]:
+def card_ords(note: Note) -> tuple[int, ...]:
     """Which of the note type's cards Anki makes for this note (template ordinals)."""
     kind = note.card.kind
     if kind is Kind.CLOZE:
-        return [n - 1 for n in cloze_numbers(note.rendered.fields[0])]
+        return tuple(n - 1 for n in cloze_numbers(note.rendered.fields[0]))
     return _ORDS[kind]
 
 
-_ORDS = {kind: list(range(len(BY_KIND[kind].templates))) for kind in Kind}
+_ORDS = {kind: tuple(range(len(BY_KIND[kind].templates))) for kind in Kind}
 
 
 @dataclass(frozen=True)
