@@ -80,7 +80,7 @@ class _RuleIndex:
     def at(self, state: str, char: str) -> list:
         tests = self.tests.get(state)
         if tests is None:
-            tests = self.tests[state] = [_first_chars(rule[0].__self__)
+            tests = self.tests[state] = [_first_chars(rule[0])
                                          for rule in self.tokendefs[state]]
         found = self.rules[state, char] = [
             rule for rule, test in zip(self.tokendefs[state], tests)
@@ -149,13 +149,17 @@ def _tokens(lexer, text: str):
             pos += 1
 
 
-def _first_chars(pattern):
-    """A regex matching each character a match of `pattern` can begin with, or None when
-    that cannot be told (or the pattern can match nothing at all)."""
+def _first_chars(match):
+    """A regex matching each character a match of the rule's pattern (`match` is its bound
+    `Pattern.match`) can begin with, or None when that cannot be told (or the pattern can
+    match nothing at all)."""
     try:
         from re import _constants as sre, _parser as parser
 
+        pattern = match.__self__
         parsed = parser.parse(pattern.pattern, pattern.flags)
+        if parsed.state.flags & re.ASCII:
+            return None  # the tests are Unicode patterns: \W, \S would mean other things
         sources, empty = _starts(parsed.data, parsed.state.flags, sre)
         return None if empty or not sources else re.compile("|".join(sources))
     except Exception:  # an unknown construct, or a Python whose parser differs
@@ -180,6 +184,8 @@ def _starts(items, flags: int, sre) -> tuple[list[str], bool]:
             continue  # takes no character (its condition is ignored: a larger set)
         if op is sre.SUBPATTERN:
             _, add, remove, inner = arg
+            if add & re.ASCII:
+                raise ValueError("ASCII")  # see _first_chars
             more, empty = _starts(inner, (flags | add) & ~remove, sre)
         elif op is sre.ATOMIC_GROUP:
             more, empty = _starts(arg, flags, sre)

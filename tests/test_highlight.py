@@ -64,3 +64,22 @@ def test_the_quicker_way_is_taken_for_the_common_languages():
     served = [lang for lang in LANGUAGES if highlight._indexable(highlight._lexer(lang))]
     for lang in ("python", "javascript", "java", "bash", "sql", "rust", "go", "latex"):
         assert lang in served
+
+
+def test_a_lexer_with_flags_the_quick_way_cannot_judge_gives_pygments_tokens():
+    """ASCII-only classes (`\\W` takes 'é' there) and case-insensitive groups."""
+    import re
+
+    from pygments.lexer import RegexLexer
+    from pygments.token import Keyword, Name, Punctuation, Text
+
+    class Tiny(RegexLexer):
+        name = "tiny"
+        flags = re.ASCII
+        tokens = {"root": [(r"(?i:select)\b", Keyword), (r"\W", Punctuation), (r"\w+", Name),
+                           (r"\s+", Text)]}
+
+    lexer = Tiny(stripnl=False, ensurenl=True)
+    for code in ("é SeLeCt x, y", "SELECT\u212a select_1", ""):
+        text = lexer._preprocess_lexer_input(code)
+        assert list(highlight._tokens(lexer, text)) == list(lexer.get_tokens_unprocessed(text))
