@@ -97,16 +97,15 @@ class FileCache:
             self._seen[key] = signature(key)
         return self._seen[key]
 
-    def put(self, result: FileResult, blob: bytes | None = None) -> None:
-        """Best effort: a cache that cannot be written only makes the next build slower.
-        `blob` is `result` already pickled (by a worker process)."""
+    def put(self, result: FileResult) -> None:
+        """Best effort: a cache that cannot be written only makes the next build slower."""
         folder = self.folder
         tmp = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
             with os.fdopen(fd, "wb") as handle:
-                handle.write(blob if blob is not None else pickled(result))
+                handle.write(pickled(result))
             os.replace(tmp, folder / result.key)
         except OSError:
             if tmp is not None:  # a full disk must not leave half an entry behind
