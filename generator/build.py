@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from generator import lock as lockfile
+from generator import memory, pending
 from generator.diagnostics import (BuildFailed, DeckError, Diagnostic, Interrupted, Severity,
                                    has_errors)
 from generator.media import MediaResolver
-from generator.model import (Kind, Lock, LockEntry, MediaFile, Note, RenderedCard,
-                             SourcePos, Summary)
+from generator.model import (Lock, LockEntry, MediaFile, Note, RenderedCard, SourcePos,
+                             Summary, nfc)
 from generator.notetypes import BY_KIND, BY_TYPE_ID, css
 from generator.check import check_card
 from generator.discover import read_source, source_files
@@ -36,6 +37,10 @@ class Project:
     @property
     def lock_path(self) -> Path:
         return self.source / lockfile.LOCK_NAME
+
+    @property
+    def memory_path(self) -> Path:
+        return memory.location(self.root, self.source)
 
 
 def load_project(source: str | None = None, media: str | None = None,
@@ -59,22 +64,38 @@ class Compiled:
     """Everything a build would write, decided without writing anything."""
 
     notes: tuple[Note, ...]
-    removed: tuple[LockEntry, ...]
+    removed: tuple[LockEntry, ...]  # live in the lock, gone from the sources now
     media: tuple[MediaFile, ...]
     diagnostics: tuple[Diagnostic, ...]
     fresh: tuple[FileResult, ...]  # files rendered anew: cached once a build succeeds
     notetype_mods: dict[int, int]
     id_base: int
     css: str
-    kept: tuple[LockEntry, ...]  # lock entries no card claimed: kept as removed
+    rows: tuple[LockEntry, ...]  # the lock's rows this build writes
+    project: str  # the lock's project value
     hashes: dict[int, str]  # note type fingerprints
     shapes: dict[int, str]  # note type shapes (fields and templates)
+    remembered: str | None = None  # the lock this machine last wrote, as it was read
 
     @functools.cached_property
     def lock_text(self) -> str:
         """The lock this build writes (rendered on demand: while the package compresses)."""
-        return lockfile.render_lock(self.notes, self.kept, self.id_base, self.hashes,
-                                    self.notetype_mods, self.shapes)
+        return lockfile.render_lock(self.rows, self.id_base, self.hashes,
+                                    self.notetype_mods, self.shapes, self.project)
+
+    @functools.cached_property
+    def steps(self) -> tuple[pending.Step, ...]:
+        """What remains to be done in Anki once this build is imported."""
+        return pending.steps(self.rows)
+
+
+@dataclass(frozen=True)
+class LockChoice:
+    """What to do with the lock in the source folder (the build options of the same name)."""
+
+    reset: bool = False  # ignore it: every card gets a new identity, or its derived one
+    restore: bool = False  # merge in the copy of the last lock this machine wrote
+    accept: bool = False  # use it even when it looks older than, or foreign to, that copy
 
 
 def _without_cycle_collector(function):
@@ -96,7 +117,7 @@ def _without_cycle_collector(function):
 @_without_cycle_collector
 def compile_project(project: Project, now: int,
                     progress: Callable[[int, int], None] | None = None,
-                    reset_lock: bool = False, workers: int | None = None,
+                    choice: LockChoice = LockChoice(), workers: int | None = None,
                     use_cache: bool = True, staging: Staging | None = None) -> Compiled:
     """`staging` receives the files rendered anew, to be cached if the build succeeds."""
     files, diagnostics = source_files(project.source)
@@ -132,8 +153,8 @@ def compile_project(project: Project, now: int,
                 failed.append(job)
             else:
                 results[job[0]] = cached
-        lock, found = _read_lock(project, reset_lock)
-        diagnostics += found
+        state = _read_lock(project, choice)
+        diagnostics += state.diagnostics
         take(rendering.results())
     # entries refused (an image they show changed, or damaged): rendered like the others
     with _Rendering(project, failed, workers, progress, salt) as rendering:
@@ -143,12 +164,17 @@ def compile_project(project: Project, now: int,
         if rel in results:
             cards += results[rel].cards
             diagnostics += results[rel].diagnostics
-    notes, removed, retyped, kept, found = lockfile.assign(cards, lock, now)
-    diagnostics += found
+    lock = state.lock
+    assignment = lockfile.assign(cards, lock, now, project=state.project,
+                                 emitted=state.emitted)
+    notes = assignment.notes
+    diagnostics += assignment.diagnostics
+    diagnostics += state.check(cards, now, assignment)
     # a file that could not be read, or holds a broken card, has not lost its cards
-    broken = unread | {d.pos.path for d in diagnostics if d.severity is Severity.ERROR}
-    removed = tuple(e for e in removed if e.file not in broken)
-    diagnostics += _since_lock(notes, removed, retyped)
+    broken = {nfc(p) for p in unread | {d.pos.path for d in diagnostics
+                                        if d.severity is Severity.ERROR}}
+    removed = tuple(e for e in assignment.removed if e.file not in broken)
+    diagnostics += pending.findings(notes, removed, assignment.retyped, broken)
     if not cards and not has_errors(diagnostics):
         diagnostics.append(Diagnostic(SourcePos(".", 1), "E108",
                                       f"no cards in '{_shown(project.source)}'; write "
@@ -166,9 +192,10 @@ def compile_project(project: Project, now: int,
     return Compiled(notes=notes, removed=removed,
                     media=tuple(media[k] for k in sorted(media)),
                     diagnostics=tuple(sorted(diagnostics)),
-                    kept=kept, hashes=hashes, shapes=shapes,
-                    fresh=tuple(fresh),
-                    notetype_mods=mods, id_base=id_base, css=style)
+                    rows=assignment.rows, project=assignment.project,
+                    hashes=hashes, shapes=shapes, fresh=tuple(fresh),
+                    notetype_mods=mods, id_base=id_base, css=style,
+                    remembered=state.remembered_text)
 
 
 def compile_file(key: str, rel: str, text: str, resolver: MediaResolver) -> FileResult:
@@ -264,10 +291,11 @@ class _Rendering:
 
 
 def _package_digest(compiled: Compiled) -> str:
-    """Everything the package's bytes depend on."""
+    """Everything the package's bytes depend on, this tool's own code included."""
     from generator import package
 
-    h = hashlib.sha256(f"{package.FORMAT}\0{compiled.id_base}\0{compiled.css}\0"
+    h = hashlib.sha256(f"{package.FORMAT}\0{package.code_version()}\0{_code_version()}\0"
+                       f"{compiled.id_base}\0{compiled.css}\0"
                        f"{sorted(compiled.notetype_mods.items())}\0".encode())
     for note in compiled.notes:
         h.update(f"{note.guid}\0{note.mod}\0{note.keys.content}\0{note.card.deck}\n".encode())
@@ -306,57 +334,74 @@ def _code_version() -> str:
     return h.hexdigest()
 
 
-def _read_lock(project: Project, reset: bool) -> tuple[Lock, list[Diagnostic]]:
-    if reset:
-        return Lock(), []
+@dataclass(frozen=True)
+class _LockState:
+    """The lock to build with, and this machine's memory of the last one it wrote."""
+
+    lock: Lock
+    project: str
+    remembered: Lock | None  # None: no memory, or it says what the lock says
+    remembered_text: str | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+    missing: bool = False  # no lock, though this machine built these sources with one
+    checked: bool = True  # whether to compare the lock with the memory
+
+    @property
+    def emitted(self) -> dict[str, LockEntry] | None:
+        """What this machine last packaged, when the lock says otherwise."""
+        return None if self.remembered is None else {e.guid: e for e in
+                                                     self.remembered.notes}
+
+    def check(self, cards, now: int, assignment) -> list[Diagnostic]:
+        """Stop before an older, missing or foreign lock gives identities away."""
+        if self.missing:
+            return [memory.missing(self.remembered)]
+        if not self.checked:
+            return []
+        found = memory.foreign(self.lock, self.remembered, assignment)
+        if found is None and self.remembered is not None:
+            found = memory.lost(cards, self.lock, self.remembered, now, assignment)
+        return [found] if found is not None else []
+
+
+def _read_lock(project: Project, choice: LockChoice) -> _LockState:
+    remembered_text = memory.recall(project.memory_path)
+    text = None
     try:
-        return lockfile.read(project.lock_path), []
+        text = lockfile.read_text(project.lock_path)
+        lock = None if text is None else lockfile.parse(text)
     except lockfile.LockError as error:
-        return Lock(), [Diagnostic(SourcePos(lockfile.LOCK_NAME, error.line, error.col),
-                                   "E901", error.message)]
-
-
-def _since_lock(notes, removed, retyped) -> list[Diagnostic]:
-    """What an import cannot do for the user: delete notes, move cards between decks, or
-    change a note's type."""
-    found = []
-    for note in notes:
-        old = note.previous.deck if note.previous else None
-        if old is not None and old != note.card.deck:
-            found.append(Diagnostic(note.card.pos, "W802", (
-                f"deck changed from '{old}' to '{note.card.deck}'; an import does not move "
-                "existing cards: move them in Anki's browser (search: "
-                f"{browser_search(old, note.card.kind.value, note.keys.search)})")))
-    for note, entry in retyped:
-        found.append(Diagnostic(note.card.pos, "W804", (
-            f"card type changed from '{entry.kind}' to '{note.card.kind.value}': Anki cannot "
-            "change a note's type on import, so this is a new note and its reviews start "
-            "over; delete the old one in Anki's browser (search: "
-            f"{browser_search(entry.deck, entry.kind, entry.search)})")))
-    for entry in removed:
-        found.append(Diagnostic(SourcePos(entry.file, 1), "W803", (
-            f"card '{short(entry.front_text)}' was removed from the sources; an import "
-            "does not delete notes: delete it in Anki's browser (search: "
-            f"{browser_search(entry.deck, entry.kind, entry.search or entry.front_text)})")))
-    return found
-
-
-KIND_VALUES = {k.value for k in Kind}
-
-
-def browser_search(deck: str, kind: str, words: str) -> str:
-    """A search for Anki's browser that finds one note: its deck, and words of its first
-    field as stored (Text for a cloze, Front otherwise)."""
-    words = " ".join(words.split()[:8])
-    for ch in '\\"*_:':
-        words = words.replace(ch, "\\" + ch)
-    notetype = BY_KIND[Kind(kind) if kind in KIND_VALUES else Kind.BASIC]
-    return f'"deck:{deck}" "note:{notetype.name}" "{notetype.fields[0][0]}:*{words}*"'
-
-
-def short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        if not (choice.reset or choice.restore):
+            return _LockState(Lock(), "", None, remembered_text, (Diagnostic(
+                SourcePos(lockfile.LOCK_NAME, error.line, error.col), "E901", error.message),),
+                checked=False)
+        lock = None
+    remembered = memory.parse(remembered_text)
+    if choice.reset:  # new identities, but derived as before where a project value is known
+        project_id = remembered.project if remembered is not None else ""
+        return _LockState(Lock(project=project_id), project_id, remembered, remembered_text,
+                          checked=False)
+    if lock is not None and text == remembered_text:
+        remembered = None  # the usual case: the lock is what this machine last wrote
+    found = ()
+    if lock is not None and lock.reconciled:
+        found = (Diagnostic(SourcePos(lockfile.LOCK_NAME, 1), "W905", lock.reconciled),)
+    if choice.restore:
+        if remembered is None and lock is not None:
+            return _LockState(lock, lock.project, None, remembered_text, found, checked=False)
+        if remembered is None:
+            raise DeckError("there is no copy of a lock in 'build/' to restore: this machine "
+                            "has not built these sources before; restore the lock from git")
+        merged = lockfile.merge(*(x for x in (remembered, lock) if x is not None))
+        return _LockState(merged, remembered.project, remembered, remembered_text, found,
+                          checked=False)
+    if lock is None:
+        missing = remembered is not None and any(not e.removed for e in remembered.notes)
+        return _LockState(Lock(), remembered.project if remembered else "", remembered,
+                          remembered_text, missing=missing and not choice.accept,
+                          checked=False)
+    return _LockState(lock, lock.project or (remembered.project if remembered else ""),
+                      remembered, remembered_text, found, checked=not choice.accept)
 
 
 def build_time() -> int:
@@ -366,16 +411,19 @@ def build_time() -> int:
 
 
 def default_output(project: Project, notes: tuple[Note, ...]) -> Path:
+    import unicodedata
+
     tops = sorted({n.card.deck.split("::")[0] for n in notes})
-    name = tops[0] if len(tops) == 1 else project.root.name
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "deck"
+    name = tops[0] if len(tops) == 1 else nfc(project.root.name)
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "deck"
     return project.root / "build" / f"{slug}.apkg"
 
 
 @_without_cycle_collector
 def build(project: Project, now: int | None = None,
           progress: Callable[[int, int], None] | None = None,
-          reset_lock: bool = False, workers: int | None = None,
+          choice: LockChoice = LockChoice(), workers: int | None = None,
           use_cache: bool = True) -> tuple[Summary, Compiled]:
     """Build the package and update the lock; raises BuildFailed (nothing written) on errors."""
     started = time.perf_counter()
@@ -383,7 +431,7 @@ def build(project: Project, now: int | None = None,
     staging = cache.staging() if use_cache else None
     try:
         compiled = compile_project(project, build_time() if now is None else now, progress,
-                                   reset_lock, workers, use_cache, staging)
+                                   choice, workers, use_cache, staging)
         if has_errors(compiled.diagnostics):
             raise BuildFailed(compiled.diagnostics)
         summary = _write(project, compiled, cache, started, use_cache)
@@ -429,6 +477,8 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         raise Interrupted(f"interrupted after writing '{_shown(output)}' and before updating "
                           f"the lock '{_shown(project.lock_path)}' (the old one is intact); "
                           "run 'deck build' again") from None
+    if compiled.remembered != compiled.lock_text:
+        memory.remember(project.memory_path, compiled.lock_text)
     cache.record_output(output, digest)
     notes = compiled.notes
     summary = Summary(
@@ -439,7 +489,8 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         removed=compiled.removed,
         reworded=tuple(n for n in notes if n.renamed_from is not None),
         media=len(compiled.media), output=str(output),
-        seconds=time.perf_counter() - started)
+        seconds=time.perf_counter() - started,
+        pending=tuple(step.action for step in compiled.steps))
     return summary
 
 

@@ -34,23 +34,30 @@ def cli() -> None:
 @click.option("-o", "--output", metavar="FILE",
               help="Package to write (default: build/<deck>.apkg).")
 @click.option("--reset-lock", is_flag=True,
-              help="Rebuild the lock from the sources, ignoring the one there (for a "
-                   "damaged lock; reworded cards then get new identities).")
-def build_command(source, media, output, reset_lock) -> None:
+              help="Rebuild the lock from the sources, ignoring the one there (reworded "
+                   "cards then get new identities).")
+@click.option("--restore-lock", is_flag=True,
+              help="Merge into the lock what the copy this machine kept in build/ knows (for "
+                   "a lock that is missing, damaged or older than the last build).")
+@click.option("--accept-lock", is_flag=True,
+              help="Build with the lock as it is, even when it looks older than the last "
+                   "build here or like another project's.")
+def build_command(source, media, output, reset_lock, restore_lock, accept_lock) -> None:
     """Build the .apkg from the Markdown sources and update the lock file."""
     from generator import build
 
+    if reset_lock + restore_lock + accept_lock > 1:
+        raise click.UsageError("choose one of --reset-lock, --restore-lock, --accept-lock")
     project = build.load_project(source, media, output)
     progress = _LazyProgress()
+    choice = build.LockChoice(reset=reset_lock, restore=restore_lock, accept=accept_lock)
     try:
-        summary, compiled = build.build(project, progress=progress, reset_lock=reset_lock)
+        summary, compiled = build.build(project, progress=progress, choice=choice)
     finally:
         progress.close()
     _print_diagnostics(compiled.diagnostics, err=True)
-    click.echo(_summary_line(summary))
-    for note in summary.reworded:
-        click.echo(f"  {note.card.pos}: kept the identity of reworded card "
-                   f"'{build.short(note.renamed_from)}'")
+    for line in _summary_lines(summary):
+        click.echo(line)
 
 
 @cli.command("check")
@@ -115,6 +122,51 @@ def ids_command(source, media, check_only) -> None:
     click.echo(f"pinned {count} card{_s(count)} in {len(unpinned)} file{_s(len(unpinned))}")
 
 
+@cli.command("pending")
+@source_option
+@click.option("--done", "done", metavar="N[,N...]|all",
+              help="Mark these steps done (numbers as listed, or 'all').")
+def pending_command(source, done) -> None:
+    """List what is still to be done in Anki: notes to delete, cards to move, empty cards."""
+    from generator import build, pending
+
+    project = build.load_project(source)
+    lock, steps = pending.load(project.lock_path)
+    if done is not None:
+        chosen = _chosen_steps(done, len(steps))
+        pending.write_done(project.lock_path, lock, [steps[n - 1] for n in chosen],
+                           project.memory_path)
+        click.echo(f"marked {len(chosen)} step{_s(len(chosen))} done; "
+                   f"{len(steps) - len(chosen)} left")
+        return
+    if not steps:
+        click.echo("nothing to do in Anki: it has every change an import can make")
+        return
+    click.echo(f"{len(steps)} step{_s(len(steps))} to do in Anki, after importing the "
+               "latest build:")
+    for n, step in enumerate(steps, 1):
+        click.echo(f"{n}. {step.title}")
+        click.echo(f"   {step.how}")
+        click.echo(f"   search: {step.search}")
+    click.echo("when done: deck pending --done all (or the numbers, e.g. --done 1,2)")
+
+
+def _chosen_steps(done: str, count: int) -> list[int]:
+    if done.strip().lower() == "all":
+        return list(range(1, count + 1))
+    try:
+        chosen = sorted({int(n) for n in done.replace(",", " ").split()})
+    except ValueError:
+        raise click.BadParameter(f"'{done}' is not 'all' or a list of step numbers",
+                                 param_hint="--done") from None
+    wrong = [n for n in chosen if not 1 <= n <= count]
+    if wrong or not chosen:
+        raise click.BadParameter(f"there {'is' if count == 1 else 'are'} {count} step"
+                                 f"{_s(count)}; no step {wrong[0] if wrong else done}",
+                                 param_hint="--done")
+    return chosen
+
+
 @cli.command("preview")
 @source_option
 @media_option
@@ -158,7 +210,10 @@ def watch_command(source, media, output, open_page) -> None:
             _print_diagnostics(outcome.diagnostics, err=True)
             stamp = time.strftime("%H:%M:%S")
             if outcome.summary is not None:
-                click.echo(f"[{stamp}] {_summary_line(outcome.summary)}")
+                first, *rest = _summary_lines(outcome.summary)
+                click.echo(f"[{stamp}] {first}")
+                for line in rest:
+                    click.echo(line)
             elif outcome.error:
                 click.echo(f"[{stamp}] deck: error: {outcome.error}", err=True)
             else:
@@ -183,12 +238,29 @@ def _print_diagnostics(diagnostics, err: bool = False) -> None:
         click.echo(str(d), err=err)
 
 
-def _summary_line(summary) -> str:
+def _summary_lines(summary) -> list[str]:
+    """The summary line; the cards that kept a reworded card's identity; what is still to
+    be done in Anki."""
+    from generator.diagnostics import short
+
     notes = summary.new + summary.changed + summary.unchanged
-    return (f"built {_rel(summary.output)}: {summary.decks} deck{_s(summary.decks)}, "
-            f"{notes} note{_s(notes)} ({summary.new} new, {summary.changed} changed, "
-            f"{summary.unchanged} unchanged, {len(summary.removed)} removed from sources), "
-            f"{summary.media} media file{_s(summary.media)}, {summary.seconds:.2f} s")
+    lines = [f"built {_rel(summary.output)}: {summary.decks} deck{_s(summary.decks)}, "
+             f"{notes} note{_s(notes)} ({summary.new} new, {summary.changed} changed, "
+             f"{summary.unchanged} unchanged, {len(summary.removed)} removed from sources), "
+             f"{summary.media} media file{_s(summary.media)}, {summary.seconds:.2f} s"]
+    for note in summary.reworded:
+        lines.append(f"  {note.card.pos}: kept the identity of reworded card "
+                     f"'{short(note.renamed_from)}'")
+    if summary.pending:
+        counts = {a: summary.pending.count(a) for a in dict.fromkeys(summary.pending)}
+        what = ", ".join(f"{n} {_ACTIONS[a]}{_s(n)}" for a, n in counts.items())
+        steps = len(summary.pending)
+        lines.append(f"{steps} step{_s(steps)} to do in Anki that an import cannot ({what}): "
+                     "'deck pending' shows them")
+    return lines
+
+
+_ACTIONS = {"delete": "deletion", "move": "deck move", "empty": "empty-card cleanup"}
 
 
 def _rel(path: str) -> str:

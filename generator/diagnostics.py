@@ -73,6 +73,12 @@ class Diagnostic:
         return f"{self.pos}: {self.code} {self.message}"
 
 
+def short(text: str, limit: int = 60) -> str:
+    """A user's text on one line, cut to fit a message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def error_count(diagnostics) -> int:
     return sum(d.severity is Severity.ERROR for d in diagnostics)
 

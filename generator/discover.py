@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from generator.diagnostics import Diagnostic
-from generator.model import SourcePos
+from generator.model import SourcePos, nfc
 
 MAX_BYTES = 10 * 1024 * 1024  # far above any hand-written deck; a bigger file is a mistake
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -63,7 +63,8 @@ def source_files(folder: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]
 
 
 def read_source(rel: str, path: Path) -> tuple[str | None, list[Diagnostic]]:
-    """The file's text with line endings made `\\n` and a UTF-8 BOM dropped, or findings."""
+    """The file's text in NFC, with line endings made `\\n` and a UTF-8 BOM dropped, or
+    findings."""
     def problem(code: str, message: str, line: int = 1, col: int = 1):
         return None, [Diagnostic(SourcePos(rel, line, col), code, message)]
 
@@ -94,4 +95,5 @@ def read_source(rel: str, path: Path) -> tuple[str | None, list[Diagnostic]]:
         col = control.start() - (text.rfind("\n", 0, control.start()) + 1) + 1
         return problem("E502", f"control character U+{ord(control.group()):04X} in the text; "
                        "remove it (is this a binary file?)", line, col)
-    return text, []
+    # NFC, as Anki stores text: a file re-saved in NFD (macOS) keeps its cards' identities
+    return nfc(text), []

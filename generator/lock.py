@@ -1,9 +1,10 @@
 """The lock file: which GUID each card has, and when its content last changed.
 
-GUIDs are decided here and nowhere else. A card keeps its GUID through an explicit id,
-an exact front match, or (conservatively) a reworded front; otherwise it gets one derived
-from its front. A note's modification time moves only when its content does, because
-Anki's importer updates a note only when the package's time is later than its own.
+GUIDs are decided here and nowhere else, in named passes over the cards: an explicit id,
+the same front, a reworded front, a changed card type, and finally a new GUID derived from
+the project, the deck and the front. A note's modification time moves only when its content
+differs from what this machine last packaged, because Anki's importer updates a note only
+when the package's time is later than its own.
 """
 
 from __future__ import annotations
@@ -13,20 +14,26 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import tempfile
-from dataclasses import replace
+import unicodedata
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Mapping
 
 from generator.diagnostics import DeckError, Diagnostic
-from generator.model import CardKeys, Lock, LockEntry, Note, RenderedCard, SourcePos
+from generator.model import (CardKeys, Kind, Lock, LockEntry, Note, RenderedCard, SourcePos,
+                             nfc)
 from generator.notetypes import BY_KIND
 
 LOCK_NAME = "deck.lock"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)  # version 1: no project value, no exact first field, no pending steps
 # How alike a reworded front must be to keep its GUID: with the same back, or without.
 # Short backs ("SoftMax") recur, so even a same-back match needs a related question.
 SIMILAR_SAME_BACK = 0.5
 SIMILAR = 0.75
+WAS = 4  # earlier fronts a row keeps: its first, and the latest ones
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
@@ -53,26 +60,14 @@ def card_keys(rendered: RenderedCard) -> CardKeys:
     return CardKeys(front=digest(text), back=digest(normalize(card.back)),
                     content=digest("\x1e".join((notetype, "\x1f".join(rendered.fields),
                                                 " ".join(card.tags)))),
-                    text=text, search=_search_words(rendered.fields[0]), guid=guid_for(text))
-
-
-_TAG = re.compile(r"<[^>]*>")
-
-
-def _search_words(html: str) -> str:
-    """The first words of the field that no tag interrupts: Anki's field search matches the
-    stored HTML, so `*these words*` finds the note."""
-    longest = max((" ".join(run.split()) for run in _TAG.split(html)), key=len, default="")
-    return " ".join(longest.split()[:8])
+                    text=text)
 
 
 def keys_of(rendered: RenderedCard) -> CardKeys:
     return rendered.keys or card_keys(rendered)
 
 
-def guid_for(front: str, salt: int = 0) -> str:
-    """A GUID from the front alone, base62 so it is safe inside an HTML comment."""
-    value = int.from_bytes(hashlib.sha256(f"{salt}\x00{front}".encode()).digest()[:8], "big")
+def _base62(value: int) -> str:
     digits = []
     while value:  # two base-62 digits at a time
         value, rest = divmod(value, 3844)
@@ -80,30 +75,148 @@ def guid_for(front: str, salt: int = 0) -> str:
     return "".join(reversed(digits)).lstrip("0") or "0"
 
 
-def read(path: Path) -> Lock:
-    """The lock at `path`, or an empty one when there is none yet."""
+def guid_for(project: str, deck: str, front: str, salt: int = 0) -> str:
+    """A new card's GUID: from its project, deck and front, base62 so it is safe inside an
+    HTML comment. The project value keeps two projects that ask the same question apart."""
+    data = f"{project}\x00{deck}\x00{front}\x00{salt}".encode()
+    return _base62(int.from_bytes(hashlib.sha256(data).digest()[:8], "big"))
+
+
+def new_project() -> str:
+    """The random value that makes a project's new GUIDs its own (about 95 bits)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+# --- reading ----------------------------------------------------------------------------
+
+_RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the sources "
+            "(reworded cards then get new identities)")
+_MARKERS = ("<<<<<<<", "|||||||", "=======", ">>>>>>>")
+_NOTES = '"notes": ['
+
+
+def read(path: Path) -> Lock | None:
+    """The lock at `path`, or None when there is none."""
+    text = read_text(path)
+    return None if text is None else parse(text)
+
+
+def read_text(path: Path) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Lock()
+        return None
     except (OSError, UnicodeDecodeError) as error:
         raise LockError(f"cannot read the lock file: {getattr(error, 'strerror', None) or error}"
                         "; restore it from git, or pass --reset-lock to rebuild it from the "
                         "sources") from None
+
+
+def parse(text: str) -> Lock:
+    """A lock's text. One a git merge left with conflict markers, or with both sides' rows
+    (git's `union` merge), is reconciled: every identity from both sides is kept, the newer
+    row where both changed one note (`Lock.reconciled` says what was done)."""
     try:
         data = json.loads(text)
-        if data.get("version") != VERSION:
-            raise ValueError(f"unknown lock version '{data.get('version')}'")
-        notes = tuple(_entry(n) for n in data["notes"])
-        notetypes = tuple((int(k), v["hash"], int(v["mod"]), v.get("shape", ""))
-                          for k, v in sorted(data.get("notetypes", {}).items()))
-        return Lock(id_base=int(data["id_base"]), notes=notes, notetypes=notetypes)
     except json.JSONDecodeError as error:
-        raise LockError(f"the lock file is corrupt ({error.msg.lower()}); {_RESTORE}",
-                        error.lineno, error.colno) from None
+        merged = _parse_lines(text, error)
+        if merged is None:
+            raise LockError(f"the lock file is corrupt ({error.msg.lower()}); {_RESTORE}",
+                            error.lineno, error.colno) from None
+        return merged
+    try:
+        if not isinstance(data, dict) or data.get("version") not in READABLE:
+            raise ValueError("unknown lock version "
+                             f"'{data.get('version') if isinstance(data, dict) else data}'")
+        rows = [_entry(n) for n in data["notes"]]
+        lock = _lock(data, rows)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         detail = f"missing '{error.args[0]}'" if isinstance(error, KeyError) else str(error)
         raise LockError(f"the lock file is corrupt ({detail}); {_RESTORE}") from None
+    if len({e.guid for e in lock.notes}) < len(lock.notes):  # both sides of a union merge
+        return _reconciled([data], [(1, e) for e in rows], 0)
+    return lock
+
+
+def _lock(head: dict, rows: list[LockEntry]) -> Lock:
+    notetypes = tuple((int(k), v["hash"], int(v["mod"]), v.get("shape", ""))
+                      for k, v in sorted(head.get("notetypes", {}).items()))
+    project = head.get("project", "")
+    if not isinstance(project, str):
+        raise ValueError(f"the project value is not a string: {project!r}")
+    return Lock(id_base=int(head["id_base"]), notes=tuple(rows), notetypes=notetypes,
+                project=project)
+
+
+def _parse_lines(text: str, error: json.JSONDecodeError) -> Lock | None:
+    """A lock that is not one JSON document but whose every line is one of ours: what git
+    leaves after merging two branches' locks. None when it is not that."""
+    heads, rows, base, markers = [], [], False, 0
+    for n, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if stripped.startswith(_MARKERS):
+            markers += 1
+            base = stripped.startswith("|||||||")  # diff3's common ancestor: not a side
+            continue
+        if base or stripped in ("", "]}", "]"):
+            continue
+        body = stripped.rstrip(",")
+        try:
+            if body.endswith(_NOTES):
+                heads.append(json.loads(body[: -len(_NOTES)].rstrip().rstrip(",") + "}"))
+            elif body.startswith('{"guid"'):
+                rows.append((n, _entry(json.loads(body))))
+            else:
+                raise ValueError("not a line of a lock")
+        except (ValueError, KeyError, TypeError, AttributeError) as problem:
+            if not markers and not heads:
+                return None
+            detail = f"missing '{problem.args[0]}'" if isinstance(problem, KeyError) else (
+                "not a line of a lock" if isinstance(problem, json.JSONDecodeError)
+                else str(problem))
+            raise LockError(f"the lock file has merge conflicts and line {n} cannot be read "
+                            f"({detail}); {_RESTORE}", n) from None
+    if not heads or any(h.get("version") not in READABLE for h in heads):
+        return None
+    return _reconciled(heads, rows, markers)
+
+
+def _reconciled(heads: list[dict], rows: list[tuple[int, LockEntry]], markers: int) -> Lock:
+    """One lock from both sides of a merge: every GUID from either side, the newer row where
+    both sides changed one note, each note type's newer record."""
+    chosen: dict[str, LockEntry] = {}
+    both = set()
+    for _, entry in rows:
+        seen = chosen.get(entry.guid)
+        if seen is None:
+            chosen[entry.guid] = entry
+        elif seen != entry:
+            both.add(entry.guid)
+            if (entry.mod, not entry.removed, entry.content) > (seen.mod, not seen.removed,
+                                                                seen.content):
+                chosen[entry.guid] = entry
+    notetypes: dict[str, dict] = {}
+    for head in heads:
+        for key, record in head.get("notetypes", {}).items():
+            if key not in notetypes or int(record["mod"]) > int(notetypes[key]["mod"]):
+                notetypes[key] = record
+    project = next((h["project"] for h in heads if h.get("project")), "")
+    lock = _lock({"id_base": heads[0]["id_base"], "notetypes": notetypes, "project": project},
+                 list(chosen.values()))
+    how = "conflict markers" if markers else "both sides' rows"
+    message = (f"the lock held a git merge's {how}; kept all {len(chosen)} identities from "
+               f"both sides" + (f" ({len(both)} changed on both: kept the newer)" if both
+                                else "") + " and wrote a clean lock")
+    return replace(lock, reconciled=message)
+
+
+def merge(*locks: Lock) -> Lock:
+    """Every identity any of `locks` knows, the newer row where they differ."""
+    heads = [{"id_base": lock.id_base, "project": lock.project,
+              "notetypes": {str(n): {"hash": h, "mod": m, "shape": s}
+                            for n, h, m, s in lock.notetypes}} for lock in locks]
+    return replace(_reconciled(heads, [(1, e) for lock in locks for e in lock.notes], 0),
+                   reconciled="")
 
 
 def _entry(row: dict) -> LockEntry:
@@ -111,136 +224,270 @@ def _entry(row: dict) -> LockEntry:
     get = row.get
     guid, file, deck, mod = row["guid"], row["file"], row["deck"], row["mod"]
     front, back, content = row["front"], row["back"], row["content"]
-    text, kind, search = get("text", ""), get("type", ""), get("search", "")
+    text, kind, search, field = get("text", ""), get("type", ""), get("search", ""), get(
+        "field", "")
+    after, moved_from, was = get("after", ""), get("moved_from", ""), get("was", [])
     if not (type(mod) is int and guid and file and front and back and content
             and str is type(guid) is type(file) is type(deck) is type(front) is type(back)
-            is type(content) is type(text) is type(kind) is type(search)):
+            is type(content) is type(text) is type(kind) is type(search) is type(field)
+            is type(after) is type(moved_from)) or not isinstance(was, list) or not all(
+                type(t) is str for t in was):
         raise ValueError(f"a note entry has a missing or wrong value: {json.dumps(row)[:80]}")
-    return LockEntry(guid=guid, file=file, deck=deck, front=front, back=back, content=content,
-                     mod=mod, front_text=text, kind=kind, search=search,
-                     removed=get("removed") is True)
+    entry = LockEntry(guid=guid, file=file, deck=deck, front=front, back=back, content=content,
+                      mod=mod, front_text=text, kind=kind, field=field, search=search,
+                      removed=get("removed") is True, after=after, was=tuple(was),
+                      clozes=_numbers(get("clozes", [])), delete=get("delete") is True,
+                      moved_from=moved_from, empty=_numbers(get("empty", [])))
+    if not all(unicodedata.is_normalized("NFC", t) for t in (text, deck, file, *was)):
+        # written from a file saved in NFD before sources were normalised: the front's hash
+        # is the hash of its text, so the identity is found again under NFC
+        entry = replace(entry, front_text=nfc(text), front=digest(nfc(text)), deck=nfc(deck),
+                        file=nfc(file), moved_from=nfc(moved_from),
+                        was=tuple(nfc(t) for t in was))
+    return entry
 
 
-_RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the sources "
-            "(reworded cards then get new identities)")
+def _numbers(value) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(type(n) is int for n in value):
+        raise ValueError(f"a list of cloze numbers is not a list of numbers: {value!r}")
+    return tuple(value)
 
 
-def assign(cards: list[RenderedCard], lock: Lock, now: int):
+# --- deciding identities ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Assignment:
+    """Every card's identity and time, and what the lock this build writes holds."""
+
+    notes: tuple[Note, ...]  # in source order
+    rows: tuple[LockEntry, ...]  # the lock's rows: every note's, then the others as removed
+    removed: tuple[LockEntry, ...]  # live in the lock, gone from the sources now
+    retyped: tuple[tuple[Note, LockEntry], ...]  # a new note, and the old one of another type
+    diagnostics: tuple[Diagnostic, ...]
+    project: str
+
+
+def assign(cards: list[RenderedCard], lock: Lock, now: int, project: str = "",
+           emitted: Mapping[str, LockEntry] | None = None) -> Assignment:
     """Decide every note's GUID and time for `cards`, in source order.
 
-    Returns
-    (notes, removed, retyped, kept, diagnostics): `removed` are the lock's cards gone from
-    the sources, `retyped` the old entries of cards whose type changed (each needs a new
-    note: Anki cannot change a note's type on import), `kept` every entry no card claimed
-    (written back as removed, so a card pasted back later keeps its GUID).
+    `project` salts new GUIDs (the lock's value, else a new one). `emitted` holds what this
+    machine last packaged per GUID, when that differs from the lock (after a `git revert`,
+    say): content that differs from it gets a later time than it had, or Anki would keep
+    the older text.
     """
-    keys = [keys_of(r) for r in cards]
-    kinds = [r.card.kind for r in cards]  # a str enum: equal to the lock's "basic" etc.
-    diagnostics = list(_duplicates(cards, keys))
-    entries = list(lock.notes)
-    by_guid = {e.guid: e for e in entries}
-    by_front: dict[str, list[LockEntry]] = {}
-    for entry in sorted(entries, key=lambda e: e.removed):  # live entries first
-        by_front.setdefault(entry.front, []).append(entry)
-    chosen: dict[int, tuple[str, LockEntry | None]] = {}
-    claimed: set[str] = set()
+    matching = _Matching(cards, lock)
+    matching.explicit_ids()
+    matching.same_front()
+    reworded = matching.reworded()
+    retyped = matching.retyped()
+    project = project or lock.project or new_project()
+    matching.new(project)
+    notes = tuple(_note(i, rendered, matching, reworded, now, emitted or {})
+                  for i, rendered in enumerate(cards))
+    claimed = matching.claimed
+    removed = tuple(e for e in lock.notes if not e.removed and e.guid not in claimed)
+    left = {e.guid for e in removed} | {e.guid for e in retyped.values()}
+    rows = [n.row for n in notes]
+    for entry in sorted((e for e in lock.notes if e.guid not in claimed or e.guid in left),
+                        key=lambda e: (e.file, e.guid)):
+        # no card has it now: pending deletion in Anki, unless it was gone already
+        rows.append(entry if entry.removed else replace(
+            entry, removed=True, delete=True, moved_from="", empty=()))
+    return Assignment(notes=notes, rows=tuple(rows), removed=removed,
+                      retyped=tuple((notes[i], e) for i, e in retyped.items()),
+                      diagnostics=tuple(matching.diagnostics), project=project)
 
-    def same_type(entry: LockEntry, i: int) -> bool:
-        return not entry.kind or entry.kind == kinds[i]
 
-    for i, rendered in enumerate(cards):  # 1. explicit ids
-        guid = rendered.card.explicit_id
-        if guid is not None and guid not in claimed:
-            entry = by_guid.get(guid)
-            if entry is not None and not same_type(entry, i):
-                diagnostics.append(Diagnostic(rendered.card.pos, "E804", (
-                    f"card type changed from '{entry.kind}' to '{kinds[i].value}' under the "
-                    f"pinned id '{guid}'; Anki cannot change a note's type on import and would skip "
-                    "it as conflicting: give the card a new id, or keep its type")))
-            chosen[i] = (guid, entry)
-            claimed.add(guid)
-    for i in range(len(cards)):  # 2. the same front (and type)
-        candidates = by_front.get(keys[i].front)
-        if i in chosen or not candidates:
-            continue
-        entry = next((e for e in candidates if e.guid not in claimed and same_type(e, i)),
-                     None)
-        if entry is not None:
-            chosen[i] = (entry.guid, entry)
-            claimed.add(entry.guid)
-    live = [e for e in entries if not e.removed and e.guid not in claimed]
-    reworded = _reworded(cards, keys, live, {k.front for k in keys}, chosen, kinds)
-    for i, entry in reworded.items():
-        chosen[i] = (entry.guid, entry)
-        claimed.add(entry.guid)
-    retyped: dict[int, LockEntry] = {}
-    for i in range(len(cards)):  # a card whose type changed leaves its old note behind
-        candidates = by_front.get(keys[i].front)
-        if i in chosen or not candidates:
-            continue
-        old = next((e for e in candidates if e.guid not in claimed and not e.removed), None)
-        if old is not None:
-            retyped[i] = old
-            claimed.add(old.guid)
-    used = {e.guid for e in entries} | claimed
-    for i in range(len(cards)):  # 4. new: from the front, never one in use
-        if i not in chosen:
-            salt, guid = 0, keys[i].guid or guid_for(keys[i].text)
+class _Matching:
+    """The passes that give cards the GUIDs of lock entries, each claiming what it gives."""
+
+    def __init__(self, cards: list[RenderedCard], lock: Lock):
+        self.cards = cards
+        self.keys = [keys_of(r) for r in cards]
+        self.kinds = [r.card.kind for r in cards]
+        self.files = [nfc(r.card.pos.path) for r in cards]
+        self.entries = lock.notes
+        self.by_guid = {e.guid: e for e in lock.notes}
+        self.by_front: dict[str, list[LockEntry]] = {}
+        for entry in sorted(lock.notes, key=lambda e: e.removed):  # live entries first
+            self.by_front.setdefault(entry.front, []).append(entry)
+        self.chosen: dict[int, tuple[str, LockEntry | None]] = {}
+        self.claimed: set[str] = set()
+        self.after: dict[int, str] = {}  # new cards standing in for a note being retyped
+        self.diagnostics = list(_duplicates(cards, self.keys))
+
+    def _claim(self, i: int, guid: str, entry: LockEntry | None) -> None:
+        self.chosen[i] = (guid, entry)
+        self.claimed.add(guid)
+
+    def _same_type(self, entry: LockEntry, i: int) -> bool:
+        return not entry.kind or entry.kind == self.kinds[i]
+
+    def explicit_ids(self) -> None:
+        """1. `<!-- id: ... -->` under the heading."""
+        for i, rendered in enumerate(self.cards):
+            guid = rendered.card.explicit_id
+            if guid is None or guid in self.claimed:
+                continue
+            entry = self.by_guid.get(guid)
+            if entry is not None and not self._same_type(entry, i):
+                self.diagnostics.append(Diagnostic(rendered.card.pos, "E804", (
+                    f"card type changed from '{entry.kind}' to '{self.kinds[i].value}' under "
+                    f"the pinned id '{guid}'; Anki cannot change a note's type on import and "
+                    "would skip it as conflicting: give the card a new id, or keep its type")))
+            self._claim(i, guid, entry)
+
+    def same_front(self) -> None:
+        """2. The same front and type: in the same deck first (two decks may each have a
+        `## Summary`), then anywhere (a card moved to another deck)."""
+        for same_deck in (True, False):
+            for i, key in enumerate(self.keys):
+                candidates = self.by_front.get(key.front)
+                if i in self.chosen or not candidates:
+                    continue
+                deck = self.cards[i].card.deck
+                entry = next((e for e in candidates if e.guid not in self.claimed
+                              and self._same_type(e, i) and (e.deck == deck or not same_deck)),
+                             None)
+                if entry is not None:
+                    self._claim(i, entry.guid, entry)
+
+    def _orphans(self) -> dict[str, list[LockEntry]]:
+        """Unclaimed entries whose front no card has, by file: live ones (reworded in this
+        save) and removed ones (a question retyped over several saves passes through
+        states that are no card at all)."""
+        fronts = {k.front for k in self.keys}
+        found: dict[str, list[LockEntry]] = {}
+        for entry in self.entries:
+            if entry.guid not in self.claimed and entry.front not in fronts:
+                found.setdefault(entry.file, []).append(entry)
+        return found
+
+    def reworded(self) -> dict[int, LockEntry]:
+        """3. A reworded question: an entry of the same file and type whose front is gone,
+        with the same back or a very similar front. Best pairs first; each used once. A note
+        that stood in for another while its question was retyped gives way to that one.
+        An entry's earlier fronts count too: a question retyped over several saves is
+        compared with what it was before the first."""
+        orphans = self._orphans()
+        if not orphans:
+            return {}
+        pairs = []
+        for i, key in enumerate(self.keys):
+            if i in self.chosen or self.files[i] not in orphans:
+                continue
+            text = key.text.lower()
+            eligible = {}
+            for entry in orphans[self.files[i]]:
+                if entry.kind not in ("", self.kinds[i]):
+                    continue
+                ratio = max(difflib.SequenceMatcher(None, before.lower(), text).ratio()
+                            for before in (entry.front_text, *entry.was))
+                same_back = entry.back == key.back
+                if ratio >= SIMILAR or (same_back and ratio >= SIMILAR_SAME_BACK):
+                    eligible[entry.guid] = (entry, same_back, ratio)
+            for entry, same_back, ratio in eligible.values():
+                if entry.after in eligible:
+                    continue  # the note it stood in for is here: that one is the card
+                pairs.append((-same_back, entry.removed, -ratio, i, entry.guid, entry))
+        found: dict[int, LockEntry] = {}
+        for *_, i, guid, entry in sorted(pairs, key=lambda p: p[:5]):
+            if i not in found and guid not in self.claimed:
+                found[i] = entry
+                self._claim(i, guid, entry)
+        return found
+
+    def retyped(self) -> dict[int, LockEntry]:
+        """4. The same front under another card type: Anki cannot change a note's type on
+        import, so the card becomes a new note and the old one is left behind."""
+        found: dict[int, LockEntry] = {}
+        for i, key in enumerate(self.keys):
+            candidates = self.by_front.get(key.front)
+            if i in self.chosen or not candidates:
+                continue
+            old = next((e for e in candidates if e.guid not in self.claimed and not e.removed),
+                       None)
+            if old is not None:
+                found[i] = old
+                self.claimed.add(old.guid)
+        return found
+
+    def new(self, project: str) -> None:
+        """5. A new GUID from the project, deck and front, never one in use. A new card in a
+        file where a note with the same back lost its front stands in for that note: if a
+        later save brings the question back close to that note's, it takes it back."""
+        used = {e.guid for e in self.entries} | self.claimed
+        standins = self._orphans()
+        for i, key in enumerate(self.keys):
+            if i in self.chosen:
+                continue
+            deck, salt = self.cards[i].card.deck, 0
+            guid = guid_for(project, deck, key.text)
             while guid in used:
                 salt += 1
-                guid = guid_for(keys[i].text, salt)
-            chosen[i] = (guid, None)
+                guid = guid_for(project, deck, key.text, salt)
             used.add(guid)
-
-    notes = []
-    for i, rendered in enumerate(cards):
-        guid, entry = chosen[i]
-        if entry is None:
-            mod, status = now, "new"
-        elif entry.content == keys[i].content:
-            mod, status = entry.mod, "unchanged"
-        else:
-            # strictly later: an equal time makes Anki skip the update
-            mod, status = max(now, entry.mod + 1), "changed"
-        notes.append(Note(guid, rendered, mod, status, keys[i], entry,
-                          entry.front_text if i in reworded else None))
-    removed = tuple(e for e in entries if not e.removed and e.guid not in claimed)
-    kept = tuple(replace(e, removed=True) for e in entries if e.guid not in claimed) + tuple(
-        replace(e, removed=True) for e in retyped.values())
-    retyped_pairs = tuple((notes[i], entry) for i, entry in retyped.items())
-    return tuple(notes), removed, retyped_pairs, kept, tuple(diagnostics)
+            self.chosen[i] = (guid, None)
+            same = [e for e in standins.get(self.files[i], ())
+                    if e.back == key.back and e.kind in ("", self.kinds[i])]
+            if same:
+                original = min(same, key=lambda e: (e.removed, -difflib.SequenceMatcher(
+                    None, e.front_text.lower(), key.text.lower()).ratio()))
+                standins[self.files[i]].remove(original)
+                self.after[i] = original.after or original.guid
 
 
-def _reworded(cards, keys, unclaimed, current_fronts, chosen, kinds) -> dict[int, LockEntry]:
-    """Cards whose question was reworded: an entry of the same file and type whose front is
-    gone, with the same back or a very similar front. Best pairs first; each used once."""
-    orphans = [e for e in unclaimed if e.front not in current_fronts]
-    pairs = []
-    for i, rendered in enumerate(cards):
-        if i in chosen:
-            continue
-        card = rendered.card
-        back, text = keys[i].back, keys[i].text.lower()
-        for n, entry in enumerate(orphans):
-            if entry.file != card.pos.path or entry.kind not in ("", kinds[i]):
-                continue
-            ratio = difflib.SequenceMatcher(None, entry.front_text.lower(), text).ratio()
-            if ratio >= SIMILAR or (entry.back == back and ratio >= SIMILAR_SAME_BACK):
-                pairs.append((-(entry.back == back), -ratio, i, n))
-    found: dict[int, LockEntry] = {}
-    taken: set[int] = set()
-    for _, _, i, n in sorted(pairs):
-        if i not in found and n not in taken:
-            found[i] = orphans[n]
-            taken.add(n)
-    return found
+def _note(i: int, rendered: RenderedCard, matching: _Matching, reworded, now: int,
+          emitted: Mapping[str, LockEntry]) -> Note:
+    """The note's time, status and lock row. Its time moves only when its content differs
+    from what Anki last got from this machine (`emitted`, else the lock), and then past
+    every time it had."""
+    guid, entry = matching.chosen[i]
+    keys = matching.keys[i]
+    card = rendered.card
+    base = emitted.get(guid, entry)
+    if base is None:
+        mod, status = now, "new"
+    elif base.content == keys.content:
+        mod, status = base.mod, "unchanged"
+    else:
+        # strictly later: an equal time makes Anki skip the update
+        mod = max(now, base.mod + 1, entry.mod + 1 if entry is not None else 0)
+        status = "changed"
+    clozes = _cloze_numbers(rendered.fields[0]) if card.kind is Kind.CLOZE else ()
+    moved_from, empty = "", ()
+    if entry is not None and (not entry.removed or entry.delete):  # the note is in Anki
+        moved_from = entry.moved_from or entry.deck
+        if clozes:
+            gone = set(entry.clozes).union(entry.empty).difference(clozes)
+            empty = tuple(sorted(gone))
+    was = entry.was if entry is not None else ()
+    if entry is not None and entry.front_text != keys.text and entry.front_text:
+        was = tuple(t for t in was if t != keys.text and t != entry.front_text) + (
+            entry.front_text,)
+        was = was if len(was) <= WAS else (was[0], *was[len(was) - WAS + 1:])
+    row = LockEntry(guid=guid, file=matching.files[i], deck=card.deck, front=keys.front,
+                    back=keys.back, content=keys.content, mod=mod, front_text=keys.text,
+                    kind=str.__str__(card.kind), field=rendered.fields[0],
+                    after=matching.after.get(i, entry.after if entry is not None else ""),
+                    was=was, clozes=clozes,
+                    moved_from=moved_from if moved_from != card.deck else "", empty=empty)
+    return Note(guid, rendered, mod, status, keys, entry,
+                entry.front_text if i in reworded else None, row)
+
+
+def _cloze_numbers(text: str) -> tuple[int, ...]:
+    from generator.check import cloze_numbers
+
+    return tuple(cloze_numbers(text))
 
 
 def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:
-    """Explicit ids are unique; so is the front of every card without one (a pinned card
-    with the same front would leave it no lock entry of its own to find)."""
+    """Explicit ids are unique; so is the front of every card without one within its deck
+    (a pinned card with the same front would leave it no lock entry of its own to find)."""
     found = []
-    first_front: dict[str, SourcePos] = {}
+    first_front: dict[tuple[str, str], SourcePos] = {}
     first_id: dict[str, SourcePos] = {}
     for rendered, key in zip(cards, keys):
         card = rendered.card
@@ -249,16 +496,18 @@ def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:
             if seen != card.pos:
                 found.append(Diagnostic(card.pos, "E104", f"id '{card.explicit_id}' is "
                                         f"already used by the card at {seen}"))
-    pinned = {key.text: rendered.card.pos for rendered, key in zip(cards, keys)
-              if rendered.card.explicit_id is not None}
+    pinned = {(r.card.deck, key.text): r.card.pos for r, key in zip(cards, keys)
+              if r.card.explicit_id is not None}
     for rendered, key in zip(cards, keys):
         card = rendered.card
         if card.explicit_id is not None:
             continue
-        seen = first_front.setdefault(key.text, pinned.get(key.text, card.pos))
+        where = (card.deck, key.text)
+        seen = first_front.setdefault(where, pinned.get(where, card.pos))
         if seen != card.pos:
-            found.append(Diagnostic(card.pos, "E103", "the same front as the card at "
-                                    f"{seen}; reword one, or give each an '<!-- id: ... -->'"))
+            found.append(Diagnostic(card.pos, "E103", f"the same front as the card at {seen} "
+                                    f"in the deck '{card.deck}'; reword one, or give each an "
+                                    "'<!-- id: ... -->'"))
     return tuple(found)
 
 
@@ -278,38 +527,53 @@ def notetype_mods(lock: Lock, hashes: dict[int, str], now: int) -> dict[int, int
     return mods
 
 
-def render_lock(notes, kept, id_base: int, hashes: dict[int, str], mods: dict[int, int],
-                shapes: dict[int, str]) -> str:
-    """Stable JSON with one note per line, so git diffs show which cards changed; cards gone
-    from the sources follow, marked removed."""
-    head = {"version": VERSION, "id_base": id_base,
+# --- writing ----------------------------------------------------------------------------
+
+def render_lock(rows, id_base: int, hashes: dict[int, str], mods: dict[int, int],
+                shapes: dict[int, str], project: str) -> str:
+    """Stable JSON with one note per line, so git diffs show which cards changed (and git's
+    `union` merge keeps both sides' lines for `read` to reconcile)."""
+    head = {"version": VERSION, "id_base": id_base, "project": project,
             "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k], "shape": shapes[k]}
                           for k in sorted(hashes)}}
-    rows = [_row(n.guid, n.card.pos.path, n.card.deck, str.__str__(n.card.kind), n.keys, n.mod)
-            for n in notes]
-    for entry in sorted(kept, key=lambda e: (e.file, e.guid)):
-        old = CardKeys(front=entry.front, back=entry.back, content=entry.content,
-                       text=entry.front_text, search=entry.search)
-        rows.append(_row(entry.guid, entry.file, entry.deck, entry.kind, old, entry.mod,
-                         removed=True))
-    return (json.dumps(head, sort_keys=True)[:-1] + ', "notes": [\n' + ",\n".join(rows)
-            + "\n]}\n")
+    return (json.dumps(head, sort_keys=True)[:-1] + ", " + _NOTES + "\n"
+            + ",\n".join(map(row_json, rows)) + "\n]}\n")
+
+
+def rewritten(lock: Lock, rows) -> str:
+    """The text of `lock` with other rows (the same note types and ids)."""
+    return render_lock(rows, lock.id_base, {n: h for n, h, _, _ in lock.notetypes},
+                       {n: m for n, _, m, _ in lock.notetypes},
+                       {n: s for n, _, _, s in lock.notetypes}, lock.project)
 
 
 _QUOTE = json.encoder.encode_basestring  # a JSON string, non-ASCII kept as is (C speed)
 
 
-def _row(guid, file, deck, kind, keys: CardKeys, mod: int, removed: bool = False) -> str:
+def row_json(e: LockEntry) -> str:
     """The JSON of one row, written out by hand: a tenth of a 10,000-card rebuild went to
-    encoding dictionaries. `mod` is checked to be an int where it is read."""
+    encoding dictionaries. Optional keys appear only when set."""
     q = _QUOTE
-    return (f'{{"guid": {q(guid)}, "file": {q(file)}, "deck": {q(deck)}, "type": {q(kind)}, '
-            f'"front": {q(keys.front)}, "back": {q(keys.back)}, '
-            f'"content": {q(keys.content)}, "mod": {int(mod)}, "text": {q(keys.text)}, '
-            f'"search": {q(keys.search)}{_REMOVED if removed else ""}}}')
-
-
-_REMOVED = ', "removed": true'
+    text = (f'{{"guid": {q(e.guid)}, "file": {q(e.file)}, "deck": {q(e.deck)}, '
+            f'"type": {q(e.kind)}, "front": {q(e.front)}, "back": {q(e.back)}, '
+            f'"content": {q(e.content)}, "mod": {int(e.mod)}, "text": {q(e.front_text)}, '
+            + (f'"field": {q(e.field)}' if e.field or not e.search else
+               f'"search": {q(e.search)}'))
+    if e.clozes:
+        text += f', "clozes": {list(e.clozes)}'
+    if e.after:
+        text += f', "after": {q(e.after)}'
+    if e.was:
+        text += ', "was": [' + ", ".join(map(q, e.was)) + "]"
+    if e.removed:
+        text += ', "removed": true'
+    if e.delete:
+        text += ', "delete": true'
+    if e.moved_from:
+        text += f', "moved_from": {q(e.moved_from)}'
+    if e.empty:
+        text += f', "empty": {list(e.empty)}'
+    return text + "}"
 
 
 def write_atomic(path: Path, text: str) -> None:

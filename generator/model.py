@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from operator import attrgetter
+
+
+def nfc(text: str) -> str:
+    """`text` in Unicode NFC, as Anki stores note text: a file saved on a Mac (NFD) must give
+    the same identities, decks and fields as the same file saved elsewhere."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def by_constructor(cls):
@@ -75,8 +82,6 @@ class CardKeys:
     back: str  # hash of the back's Markdown
     content: str  # hash of what Anki stores: note type, fields, tags
     text: str  # the front, whitespace collapsed
-    search: str = ""  # words of the first field as Anki stores them, for a browser search
-    guid: str = ""  # the GUID a new card gets from its front (unless that one is taken)
 
 
 @by_constructor
@@ -97,10 +102,11 @@ class Note:
     guid: str
     rendered: RenderedCard
     mod: int  # seconds; the time its content last changed
-    status: str  # new | changed | unchanged
+    status: str  # new | changed | unchanged, against what this machine last packaged
     keys: CardKeys | None = None
     previous: "LockEntry | None" = None  # the lock entry it was matched to
     renamed_from: str | None = None  # old front, when matched by similarity
+    row: "LockEntry | None" = None  # its row in the lock this build writes
 
     @property
     def card(self) -> Card:
@@ -110,8 +116,11 @@ class Note:
 @by_constructor
 @dataclass(frozen=True, slots=True)
 class LockEntry:
+    """One row of the lock: a note's identity, what it held when last packaged, and what
+    is still to be done for it in Anki (an import cannot delete, move or empty cards)."""
+
     guid: str
-    file: str
+    file: str  # NFC
     deck: str
     front: str  # hash of the front
     back: str  # hash of the back
@@ -119,8 +128,15 @@ class LockEntry:
     mod: int
     front_text: str = ""  # the front, whitespace collapsed: for messages and similarity
     kind: str = ""  # the card type (note type); "" in locks written before it was kept
-    search: str = ""  # words of the first field, for a search in Anki's browser
+    field: str = ""  # the first field exactly as packaged: an exact search in Anki's browser
+    search: str = ""  # locks before `field`: some words of the first field
     removed: bool = False  # gone from the sources; kept so a card pasted back keeps its GUID
+    after: str = ""  # the note this one stood in for while its question was being retyped
+    was: tuple[str, ...] = ()  # earlier fronts (the first, then the latest): for rewording
+    clozes: tuple[int, ...] = ()  # a cloze note's numbers, each one card in Anki
+    delete: bool = False  # removed, and not yet deleted in Anki (a pending step)
+    moved_from: str = ""  # the deck its cards still sit in, in Anki (a pending step)
+    empty: tuple[int, ...] = ()  # cloze numbers whose cards Anki keeps empty (a pending step)
 
 
 @by_constructor
@@ -129,6 +145,8 @@ class Lock:
     id_base: int = 0  # milliseconds; note and card ids are counted from it
     notes: tuple[LockEntry, ...] = ()
     notetypes: tuple[tuple[int, str, int, str], ...] = ()  # (id, hash, mod, shape hash)
+    project: str = ""  # random, made once: new GUIDs are unique to the project
+    reconciled: str = ""  # what reading a merged (conflicted) lock did, if it was one
 
 
 @by_constructor
@@ -143,3 +161,4 @@ class Summary:
     media: int
     output: str
     seconds: float = 0.0
+    pending: tuple[str, ...] = ()  # the action of each step still to be done in Anki

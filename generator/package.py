@@ -82,16 +82,24 @@ class Layout:
     models: str  # JSON of the col row's note types
 
 
-def layout_key(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
-               id_base: int, code: str) -> str:
-    """Everything a `Layout` depends on: `code` is a digest of this tool's code (the note
-    types and `Layout` itself are defined there); genanki's own code is added here."""
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """What a package's bytes depend on besides this tool's own code and the notes: genanki
+    (it lays out the collection), SQLite and zlib."""
     import importlib.util
+    import zlib
 
     spec = importlib.util.find_spec("genanki")
     stat = os.stat(spec.origin) if spec is not None and spec.origin else None
-    h = hashlib.sha256(f"{FORMAT}\0{code}\0{spec and spec.origin}\0"
-                       f"{stat and stat.st_mtime_ns}\0{id_base}\0"
+    return (f"{spec and spec.origin}\0{stat and stat.st_mtime_ns}\0{sqlite3.sqlite_version}"
+            f"\0{zlib.ZLIB_RUNTIME_VERSION}")
+
+
+def layout_key(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
+               id_base: int, code: str) -> str:
+    """Everything a `Layout` depends on: `code` is a digest of this tool's code (the note
+    types and `Layout` itself are defined there)."""
+    h = hashlib.sha256(f"{FORMAT}\0{code}\0{code_version()}\0{id_base}\0"
                        f"{sorted(notetype_mods.items())}\0{css}\0".encode())
     h.update("\0".join(decks).encode())
     return h.hexdigest()

@@ -16,7 +16,7 @@ from markdown_it.token import Token
 
 from generator import markdown
 from generator.diagnostics import Diagnostic
-from generator.model import Card, Kind, SourcePos
+from generator.model import Card, Kind, SourcePos, nfc
 
 CLOZE_RE = re.compile(r"\{\{c\d+::")
 META_RE = re.compile(r"^\s*<!--\s*(id|tags|type)\s*:\s*(.*?)\s*-->\s*$")
@@ -73,7 +73,7 @@ def parse_tokens(path: str, text: str, env: dict | None = None
     name = meta.get("deck") if isinstance(meta.get("deck"), str) and meta["deck"].strip() else None
     # `a::` or `::` would make Anki invent a deck named 'blank'
     own = "::".join(p.strip() for p in (name or title or "").split("::") if p.strip())
-    deck = deck_prefix(path) + (own or PurePosixPath(path).stem)
+    deck = nfc(deck_prefix(path) + (own or PurePosixPath(path).stem))  # a Mac's NFD names
 
     file_tags, problems = _tags(meta.get("tags", ()))
     diagnostics += [Diagnostic(SourcePos(path, 1), "E106", p) for p in problems]

@@ -1,0 +1,170 @@
+"""What an import cannot do, kept until it is done: deleting notes gone from the sources,
+moving cards whose deck changed, and removing the cards of cloze numbers taken out.
+
+The lock's rows carry these (`delete`, `moved_from`, `empty`), so they survive every build
+and travel with the lock in git. Each build reports what changed (W802-W805) and counts the
+steps left; `deck pending` prints each step with a search that finds exactly its notes, and
+`deck pending --done` marks steps done. A deck renamed is one step, whatever its size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from generator import lock as lockfile
+from generator.diagnostics import DeckError, Diagnostic, short
+from generator.model import Lock, LockEntry, SourcePos
+from generator.search import notes_search, words_search
+
+DELETE, MOVE, EMPTY = "delete", "move", "empty"
+_HOW = {
+    DELETE: "in Anki's browser, search, select all, then Notes > Delete",
+    MOVE: "in Anki's browser, search, select all, then Cards > Change Deck",
+    EMPTY: "after importing, Tools > Empty Cards lists exactly these cards: Delete",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str  # delete | move | empty
+    title: str  # what to do, in words
+    search: str  # finds exactly the notes meant, in Anki's browser
+    guids: tuple[str, ...]
+
+    @property
+    def how(self) -> str:
+        return _HOW[self.action]
+
+
+def steps(rows) -> tuple[Step, ...]:
+    """The steps still to do, from the lock's rows, in a stable order."""
+    deletes: dict[str, list[LockEntry]] = {}
+    moves: dict[tuple[str, str], list[LockEntry]] = {}
+    empties: dict[str, list[LockEntry]] = {}
+    for row in rows:
+        if row.delete:
+            deletes.setdefault(row.deck, []).append(row)
+        if row.moved_from and not row.removed:
+            moves.setdefault((row.moved_from, row.deck), []).append(row)
+        if row.empty and not row.removed:
+            empties.setdefault(row.deck, []).append(row)
+    found = []
+    for deck, group in sorted(deletes.items()):
+        exact = [r for r in group if r.field]
+        if exact:
+            found.append(Step(DELETE, f"delete {_notes(exact)} removed from the sources, in "
+                              f"the deck '{deck}': {_fronts(exact)}",
+                              notes_search(deck, [(r.kind, r.field) for r in exact]),
+                              tuple(r.guid for r in exact)))
+        for row in group:
+            if not row.field:  # an older lock kept only some words of the note
+                found.append(Step(DELETE, f"delete the note '{short(row.front_text)}' removed "
+                                  f"from the sources, in the deck '{deck}' (an older lock kept "
+                                  "only some of its words: check that the search finds only "
+                                  "this note)", words_search(deck, row.kind, row.search
+                                                             or row.front_text), (row.guid,)))
+    for (old, new), group in sorted(moves.items()):
+        found.append(Step(MOVE, f"move the cards of {_notes(group)} from the deck '{old}' to "
+                          f"'{new}': {_fronts(group)}",
+                          notes_search(old, [(r.kind, r.field) for r in group]),
+                          tuple(r.guid for r in group)))
+    for deck, group in sorted(empties.items()):
+        numbers = ", ".join(f"c{n} of '{short(r.front_text, 40)}'" for r in group
+                            for n in r.empty)
+        found.append(Step(EMPTY, f"delete the cards Anki keeps for cloze numbers taken out, in "
+                          f"the deck '{deck}': {numbers}",
+                          notes_search(deck, [(r.kind, r.field) for r in group]),
+                          tuple(r.guid for r in group)))
+    return tuple(found)
+
+
+def load(path: Path) -> tuple[Lock | None, tuple[Step, ...]]:
+    """The lock at `path` and its steps (none without a lock)."""
+    lock = lockfile.read(path)
+    return lock, steps(lock.notes) if lock is not None else ()
+
+
+def write_done(path: Path, lock: Lock, done: list[Step], memory_path: Path) -> None:
+    """Rewrite the lock with `done` cleared (and this machine's copy of it, if it was one)."""
+    from generator import memory
+
+    old = lockfile.read_text(path)
+    text = lockfile.rewritten(lock, mark_done(lock.notes, done))
+    try:
+        lockfile.write_atomic(path, text)
+    except OSError as error:
+        raise DeckError(f"cannot update the lock '{path}': {error.strerror or error}; "
+                        "nothing was marked done") from None
+    if memory.recall(memory_path) == old:
+        memory.remember(memory_path, text)
+
+
+def mark_done(rows, done: list[Step]) -> tuple[LockEntry, ...]:
+    """The rows with the steps in `done` cleared."""
+    cleared: dict[str, set[str]] = {}
+    for step in done:
+        for guid in step.guids:
+            cleared.setdefault(guid, set()).add(step.action)
+    out = []
+    for row in rows:
+        actions = cleared.get(row.guid)
+        if actions:
+            row = replace(row, delete=row.delete and DELETE not in actions,
+                          moved_from="" if MOVE in actions else row.moved_from,
+                          empty=() if EMPTY in actions else row.empty)
+        out.append(row)
+    return tuple(out)
+
+
+def findings(notes, removed, retyped, broken: set[str]) -> list[Diagnostic]:
+    """What changed since the lock that an import cannot apply. A file that could not be
+    read, or holds a broken card, has not lost its cards."""
+    found = []
+    moved: dict[tuple[str, str, str], list] = {}
+    live = {n.guid for n in notes}
+    for note in notes:
+        old = note.previous
+        if old is not None and not old.removed and old.deck != note.card.deck:
+            moved.setdefault((note.card.pos.path, old.deck, note.card.deck), []).append(note)
+        gone = sorted(set(old.clozes).difference(note.row.clozes)) if (
+            old is not None and note.row.clozes) else []
+        if gone:
+            numbers = ", ".join(f"c{n}" for n in gone)
+            found.append(Diagnostic(note.card.pos, "W805", (
+                f"cloze {numbers} taken out: Anki keeps {'its card' if len(gone) == 1 else 'their cards'}"
+                ", with the reviews, as empty cards; after importing, Tools > Empty Cards "
+                "deletes them ('deck pending' lists them)")))
+    for (_, old, new), group in moved.items():
+        count = f"{len(group)} cards of this file" if len(group) > 1 else "this card"
+        found.append(Diagnostic(group[0].card.pos, "W802", (
+            f"deck changed from '{old}' to '{new}' ({count}); an import does not move existing "
+            "cards: 'deck pending' shows how to move them in Anki")))
+    for note, entry in retyped:
+        found.append(Diagnostic(note.card.pos, "W804", (
+            f"card type changed from '{entry.kind}' to '{note.card.kind.value}': Anki cannot "
+            "change a note's type on import, so this is a new note and its reviews start "
+            "over; 'deck pending' shows how to delete the old one in Anki")))
+    for entry in removed:
+        if entry.file in broken:
+            continue
+        if entry.after and entry.after in live:
+            message = (f"card '{short(entry.front_text)}' was removed from the sources (it "
+                       f"stood in for a card whose question was being retyped, which is back "
+                       "now); if you imported a package meanwhile, 'deck pending' shows how to "
+                       "delete it in Anki")
+        else:
+            message = (f"card '{short(entry.front_text)}' was removed from the sources; an "
+                       "import does not delete notes: 'deck pending' shows how to delete it "
+                       "in Anki")
+        found.append(Diagnostic(SourcePos(entry.file, 1), "W803", message))
+    return found
+
+
+def _notes(group) -> str:
+    return f"{len(group)} note{'' if len(group) == 1 else 's'}"
+
+
+def _fronts(group, limit: int = 3) -> str:
+    shown = ", ".join(f"'{short(r.front_text, 40)}'" for r in group[:limit])
+    return shown + (f" and {len(group) - limit} more" if len(group) > limit else "")
