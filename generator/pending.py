@@ -136,9 +136,9 @@ def findings(notes, removed, retyped, broken: set[str]) -> list[Diagnostic]:
                 ", with the reviews, as empty cards; after importing, Tools > Empty Cards "
                 "deletes them ('deck pending' lists them)")))
     for (_, old, new), group in moved.items():
-        count = f"{len(group)} cards of this file" if len(group) > 1 else "this card"
+        count = f" ({len(group)} cards of this file)" if len(group) > 1 else ""
         found.append(Diagnostic(group[0].card.pos, "W802", (
-            f"deck changed from '{old}' to '{new}' ({count}); an import does not move existing "
+            f"deck changed from '{old}' to '{new}'{count}; an import does not move existing "
             "cards: 'deck pending' shows how to move them in Anki")))
     for note, entry in retyped:
         found.append(Diagnostic(note.card.pos, "W804", (

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from generator import build
+from generator import lock as lockfile
 from tests.conftest import make_project
 
 NOW = 1_800_000_000
@@ -39,8 +40,10 @@ def package_bytes(project, **options) -> bytes:
 
 
 def reset(project) -> None:
-    """Back to a first build: no lock, no cache, no package."""
-    (project.source / "deck.lock").unlink(missing_ok=True)
+    """Back to a first build of the project: a lock holding only its project value (what
+    makes its GUIDs its own), no cache, no package."""
+    path = project.source / "deck.lock"
+    path.write_text(lockfile.render_lock((), 0, {}, {}, {}, lockfile.read(path).project))
     shutil.rmtree(project.root / "build", ignore_errors=True)
     (project.root / "out.apkg").unlink(missing_ok=True)
 

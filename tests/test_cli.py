@@ -47,10 +47,12 @@ def test_rebuild_reports_changes_rewording_and_removal(tmp_path, run):
     assert lines[0].startswith("built x.apkg: 1 deck, 1 note (0 new, 1 changed, 0 unchanged, "
                                "1 removed from sources)")
     assert lines[1:] == ["  ml.md:3:1: kept the identity of reworded card "
-                         "'Capital of France?'"]
+                         "'Capital of France?'",
+                         "1 step to do in Anki that an import cannot (1 deletion): 'deck "
+                         "pending' shows them"]
     assert err.splitlines() == [
         "ml.md:1:1: W803 card 'gone' was removed from the sources; an import does not delete "
-        "notes: delete it in Anki's browser (search: \"deck:ML\" \"note:Markdown Basic\" \"Front:*gone*\")"]
+        "notes: 'deck pending' shows how to delete it in Anki"]
 
 
 def test_errors_are_located_and_nothing_is_written(tmp_path, run):
@@ -65,8 +67,8 @@ def test_errors_are_located_and_nothing_is_written(tmp_path, run):
     assert err.splitlines() == [
         "a.md:7:1: E102 card has no back",
         "a.md:11:1: E401 image 'missing.png' not found (looked in 'source' and 'media')",
-        "a.md:13:1: E103 the same front as the card at a.md:3:1; reword one, or give each an "
-        "'<!-- id: ... -->'",
+        "a.md:13:1: E103 the same front as the card at a.md:3:1 in the deck 'A'; reword one, or "
+        "give each an '<!-- id: ... -->'",
         "3 errors; nothing was written",
     ]
     assert (root / "out.apkg").read_bytes() == package
@@ -120,8 +122,7 @@ def test_a_card_moved_to_another_deck_is_reported(tmp_path, run):
     code, _, err = run(root, "build", "-o", "x.apkg")
     assert code == 0
     assert err == ("a.md:3:1: W802 deck changed from 'Old' to 'New'; an import does not move "
-                   "existing cards: move them in Anki's browser (search: \"deck:Old\" "
-                   "\"note:Markdown Basic\" \"Front:*q*\")\n")
+                   "existing cards: 'deck pending' shows how to move them in Anki\n")
 
 
 def test_help_and_a_cached_check_do_not_import_what_they_do_not_use(tmp_path):

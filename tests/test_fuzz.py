@@ -61,8 +61,10 @@ def new_project(folder: Path) -> Path:
 
 def packages(root: Path) -> list[str]:
     build = root / "build"
-    # build/cache/ holds rendered cards, written only after a successful build
-    return sorted(p.name for p in build.iterdir() if p.name != "cache") if build.is_dir() else []
+    # build/cache/ holds rendered cards, build/memory/ the last lock written: both written
+    # only after a successful build
+    return sorted(p.name for p in build.iterdir() if p.name not in ("cache", "memory")
+                  ) if build.is_dir() else []
 
 
 def hidden(root: Path) -> list[str]:
