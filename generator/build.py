@@ -466,6 +466,10 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
                           meanwhile=lambda: compiled.lock_text)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
         raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
+    except package.MediaChanged as error:
+        cache.forget()  # the cards showing it are rendered anew next time
+        raise DeckError(f"'{_shown(Path(error.item.source))}' changed while the package was "
+                        "being written; nothing was written, run 'deck build' again") from None
     try:
         if _read_text(project.lock_path) != compiled.lock_text:
             lockfile.write_atomic(project.lock_path, compiled.lock_text)

@@ -91,6 +91,10 @@ class FileCache:
         _remove_unless(self.folder.parent, lambda name: len(name) == 16 and
                        (self.folder.parent / name).is_dir())
 
+    def forget(self) -> None:
+        """Drop every entry of this setting: what they say about a file is not true."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
     def _now(self, key: str):
         """`signature(key)`, asked once per build: many files show the same images."""
         if key not in self._seen:

@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import unquote
 
-from generator.model import MediaFile
+from generator.model import MediaFile, nfc
 
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, data:, ...
 
@@ -119,6 +119,11 @@ class MediaResolver:
                                  "move it under 'media/'")
             listed = self._listing(real.parent)
             self.consulted[f"{real.parent}\0{real.name.lower()}"] = _same_name(listed, real.name)
+            if real.name not in listed:
+                # the same name in another Unicode form: the text is NFC, a file named on a
+                # Mac may be NFD
+                twin = next((n for n in listed if nfc(n) == nfc(real.name)), None)
+                real = real.parent / twin if twin is not None else real
             self.consulted[str(real)] = signature(str(real))
             if real.name not in listed:
                 # a different case works on macOS and Windows, not on AnkiMobile or Linux
@@ -157,14 +162,15 @@ class MediaResolver:
             if problem:
                 raise MediaError("E405", f"image '{src}' {problem}")
             digest = hashlib.sha256(data).hexdigest()
-            found = self._hashed[path] = MediaFile(str(path), stored_name(path, digest))
+            found = self._hashed[path] = MediaFile(str(path), stored_name(path, digest), digest)
         return found
 
 
 def signature(key: str) -> tuple | None:
-    """What a resolution depended on, as it is now: a file's size and time of last change
-    (None when absent), or for `folder\0name`, the names in the folder that equal `name`
-    but for case."""
+    """What a resolution depended on, as it is now: a file's size, modification time, inode
+    and status-change time (None when absent), or for `folder\0name`, the names in the folder
+    that equal `name` but for case. `cp -p`, `rsync -a` and unzip keep a replaced file's
+    size and modification time; the status-change time cannot be set back."""
     if key.endswith("\0link"):
         return _link(Path(key[:-5]))
     if "\0" in key:
@@ -177,7 +183,7 @@ def signature(key: str) -> tuple | None:
         stat = os.stat(key)
     except OSError:
         return None
-    return stat.st_size, stat.st_mtime_ns
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
 
 
 def _link(path: Path) -> tuple | None:
@@ -190,7 +196,9 @@ def _link(path: Path) -> tuple | None:
 
 
 def _same_name(listed: frozenset[str], name: str) -> tuple[str, ...]:
-    return tuple(sorted(n for n in listed if n.lower() == name.lower()))
+    """The names in a folder that are `name` but for case or Unicode form."""
+    key = nfc(name).lower()
+    return tuple(sorted(n for n in listed if nfc(n).lower() == key))
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -71,6 +71,7 @@ class Card:
 class MediaFile:
     source: str  # absolute path on disk
     name: str  # content-hashed name inside the package
+    sha256: str = ""  # of the bytes the name was made from: the bytes to pack
 
 
 @by_constructor

@@ -25,6 +25,14 @@ from generator.model import Kind, MediaFile, Note
 from generator.notetypes import BY_KIND, NoteType
 
 FORMAT = "4"  # bump when the bytes written for the same notes change
+
+
+class MediaChanged(Exception):
+    """A media file's bytes are not the ones its stored name was made from."""
+
+    def __init__(self, item: MediaFile):
+        super().__init__(item.source)
+        self.item = item
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -225,7 +233,11 @@ def _write_zip(target: Path, db_path: Path, media: tuple[MediaFile, ...]) -> Non
             _add(out, "media", json.dumps({str(i): m.name for i, m in enumerate(ordered)},
                                           sort_keys=True).encode())
             for i, item in enumerate(ordered):
-                _add(out, str(i), Path(item.source).read_bytes())
+                data = Path(item.source).read_bytes()
+                # the bytes that were hashed, or another device would never get the new ones
+                if item.sha256 and hashlib.sha256(data).hexdigest() != item.sha256:
+                    raise MediaChanged(item)
+                _add(out, str(i), data)
         raw.flush()
         os.fsync(raw.fileno())
 
