@@ -169,12 +169,14 @@ def compile_project(project: Project, now: int,
                                  emitted=state.emitted)
     notes = assignment.notes
     diagnostics += assignment.diagnostics
-    diagnostics += state.check(cards, now, assignment)
+    stale = state.check(cards, now, assignment)
+    diagnostics += stale
     # a file that could not be read, or holds a broken card, has not lost its cards
     broken = {nfc(p) for p in unread | {d.pos.path for d in diagnostics
                                         if d.severity is Severity.ERROR}}
     removed = tuple(e for e in assignment.removed if e.file not in broken)
-    diagnostics += pending.findings(notes, removed, assignment.retyped, broken)
+    if not stale:  # what changed since a lock that is not this project's latest means nothing
+        diagnostics += pending.findings(notes, removed, assignment.retyped, broken)
     if not cards and not has_errors(diagnostics):
         diagnostics.append(Diagnostic(SourcePos(".", 1), "E108",
                                       f"no cards in '{_shown(project.source)}'; write "

@@ -76,8 +76,8 @@ _AT = SourcePos(lockfile.LOCK_NAME, 1)
 def missing(remembered: Lock) -> Diagnostic:
     live = sum(not e.removed for e in remembered.notes)
     return Diagnostic(_AT, "E902", (
-        f"the lock is missing, but this machine last built these sources with one of {live} "
-        "notes; without it every card would become a new note in Anki. Restore it from git "
+        f"the lock is missing, but this machine last built these sources with a lock of {live} "
+        f"note{'' if live == 1 else 's'}; without it every card would become a new note in Anki. Restore it from git "
         f"('git checkout -- {lockfile.LOCK_NAME}' in the source folder), or {_WAY_OUT} (or "
         "pass --reset-lock to give every card a new identity)"))
 
@@ -98,8 +98,8 @@ def foreign(lock: Lock, remembered: Lock | None, assignment) -> Diagnostic | Non
                 {e.file for e in live} & {n.row.file for n in assignment.notes}):
         files = ", ".join(f"'{f}'" for f in sorted({e.file for e in live})[:3])
         return Diagnostic(_AT, "E903", (
-            f"the lock describes {len(live)} cards, none of them in these sources, from files "
-            f"that are not here ({files}): is it another project's lock? Restore this "
+            f"the lock describes {len(live)} card{'' if len(live) == 1 else 's'}, none in "
+            f"these sources, from files that are not here ({files}): is it another project's lock? Restore this "
             "project's lock from git, or pass --reset-lock to give every card a new identity "
             "(or --accept-lock if this lock is right)"))
     return None

@@ -132,9 +132,12 @@ def findings(notes, removed, retyped, broken: set[str]) -> list[Diagnostic]:
         if gone:
             numbers = ", ".join(f"c{n}" for n in gone)
             found.append(Diagnostic(note.card.pos, "W805", (
-                f"cloze {numbers} taken out: Anki keeps {'its card' if len(gone) == 1 else 'their cards'}"
-                ", with the reviews, as empty cards; after importing, Tools > Empty Cards "
-                "deletes them ('deck pending' lists them)")))
+                f"cloze {numbers} taken out: Anki keeps its card, with its reviews, as an "
+                "empty card; after importing, Tools > Empty Cards deletes it ('deck pending' "
+                "lists it)" if len(gone) == 1 else
+                f"clozes {numbers} taken out: Anki keeps their cards, with their reviews, as "
+                "empty cards; after importing, Tools > Empty Cards deletes them ('deck "
+                "pending' lists them)")))
     for (_, old, new), group in moved.items():
         count = f" ({len(group)} cards of this file)" if len(group) > 1 else ""
         found.append(Diagnostic(group[0].card.pos, "W802", (

@@ -7,7 +7,7 @@ from html import escape
 from generator import markdown
 from generator.diagnostics import Diagnostic
 from generator.media import MediaError, MediaResolver, unsupported_format
-from generator.model import Card, Kind, RenderedCard, SourcePos
+from generator.model import Card, Kind, RenderedCard, SourcePos, nfc
 from generator.parse import CardTokens, parse_tokens
 
 class _Fields:
@@ -42,7 +42,7 @@ class _Fields:
         return {"cloze": cloze, "warn": warn, "image": image, "math_checked": math_checked}
 
     def done(self, front: str, back: str, raw_html: bool) -> RenderedCard:
-        return RenderedCard(card=self.card, fields=(front, back, escape(self.card.pos.path)),
+        return RenderedCard(card=self.card, fields=(front, back, escape(nfc(self.card.pos.path))),
                             media=tuple(dict.fromkeys(self.files)), raw_html=raw_html)
 
 

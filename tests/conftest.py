@@ -42,11 +42,27 @@ def copy_project(tmp_path: Path, name: str) -> Path:
     return root
 
 
-def build_project(root: Path, now: int, output: str = "out.apkg"):
-    """Build like `deck build -o out.apkg` in `root`, at a chosen clock time."""
+def build_project(root: Path, now: int, output: str = "out.apkg", **choice):
+    """Build like `deck build -o out.apkg` in `root`, at a chosen clock time; `choice`:
+    reset, restore or accept (the lock options)."""
     project = build.load_project(output=output, cwd=root)
-    summary, compiled = build.build(project, now=now)
+    summary, compiled = build.build(project, now=now, choice=build.LockChoice(**choice))
     return Path(summary.output), summary, compiled
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in `root` as a user with a name, whatever the machine's configuration."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+           "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True,
+                          check=False)
+    if done.returncode not in (0, 1):
+        raise AssertionError(f"git {' '.join(args)}: {done.stderr}")
+    return done.stdout
 
 
 def _card_answer():
