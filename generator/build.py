@@ -374,17 +374,20 @@ def _read_lock(project: Project, choice: LockChoice) -> _LockState:
         lock = None if text is None else lockfile.parse(text)
     except lockfile.LockError as error:
         if not (choice.reset or choice.restore):
+            kept = ("; this machine kept a copy of the last lock it wrote: --restore-lock "
+                    "takes it back" if memory.parse(remembered_text) is not None else "")
             return _LockState(Lock(), "", None, remembered_text, (Diagnostic(
-                SourcePos(lockfile.LOCK_NAME, error.line, error.col), "E901", error.message),),
-                checked=False)
+                SourcePos(lockfile.LOCK_NAME, error.line, error.col), "E901",
+                error.message + kept),), checked=False)
         lock = None
-    remembered = memory.parse(remembered_text)
+    # the usual case: the lock is what this machine last wrote, and that says it all
+    same = lock is not None and text == remembered_text
+    remembered = None if same else memory.parse(remembered_text)
     if choice.reset:  # new identities, but derived as before where a project value is known
-        project_id = remembered.project if remembered is not None else ""
+        project_id = remembered.project if remembered is not None else lock.project if same \
+            else ""
         return _LockState(Lock(project=project_id), project_id, remembered, remembered_text,
                           checked=False)
-    if lock is not None and text == remembered_text:
-        remembered = None  # the usual case: the lock is what this machine last wrote
     found = ()
     if lock is not None and lock.reconciled:
         found = (Diagnostic(SourcePos(lockfile.LOCK_NAME, 1), "W905", lock.reconciled),)

@@ -116,6 +116,7 @@ def parse(text: str) -> Lock:
     """A lock's text. One a git merge left with conflict markers, or with both sides' rows
     (git's `union` merge), is reconciled: every identity from both sides is kept, the newer
     row where both changed one note (`Lock.reconciled` says what was done)."""
+    nfc_only = unicodedata.is_normalized("NFC", text)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -128,7 +129,7 @@ def parse(text: str) -> Lock:
         if not isinstance(data, dict) or data.get("version") not in READABLE:
             raise ValueError("unknown lock version "
                              f"'{data.get('version') if isinstance(data, dict) else data}'")
-        rows = [_entry(n) for n in data["notes"]]
+        rows = [_entry(n, nfc_only) for n in data["notes"]]
         lock = _lock(data, rows)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         detail = f"missing '{error.args[0]}'" if isinstance(error, KeyError) else str(error)
@@ -219,32 +220,46 @@ def merge(*locks: Lock) -> Lock:
                    reconciled="")
 
 
-def _entry(row: dict) -> LockEntry:
-    """One lock row, its types checked: a hand-edited lock must fail as E901, not later."""
+def _entry(row: dict, nfc_only: bool = False) -> LockEntry:
+    """One lock row, its types checked: a hand-edited lock must fail as E901, not later.
+    `nfc_only`: the whole lock is known to be NFC."""
     get = row.get
     guid, file, deck, mod = row["guid"], row["file"], row["deck"], row["mod"]
     front, back, content = row["front"], row["back"], row["content"]
-    text, kind, search, field = get("text", ""), get("type", ""), get("search", ""), get(
-        "field", "")
-    after, moved_from, was = get("after", ""), get("moved_from", ""), get("was", [])
+    text, kind, field, search = get("text", ""), get("type", ""), get("field", ""), get(
+        "search", "")
     if not (type(mod) is int and guid and file and front and back and content
             and str is type(guid) is type(file) is type(deck) is type(front) is type(back)
-            is type(content) is type(text) is type(kind) is type(search) is type(field)
-            is type(after) is type(moved_from)) or not isinstance(was, list) or not all(
-                type(t) is str for t in was):
+            is type(content) is type(text) is type(kind) is type(search) is type(field)):
         raise ValueError(f"a note entry has a missing or wrong value: {json.dumps(row)[:80]}")
-    entry = LockEntry(guid=guid, file=file, deck=deck, front=front, back=back, content=content,
-                      mod=mod, front_text=text, kind=kind, field=field, search=search,
-                      removed=get("removed") is True, after=after, was=tuple(was),
-                      clozes=_numbers(get("clozes", [])), delete=get("delete") is True,
-                      moved_from=moved_from, empty=_numbers(get("empty", [])))
-    if not all(unicodedata.is_normalized("NFC", t) for t in (text, deck, file, *was)):
+    if len(row) <= _PLAIN and "removed" not in row:  # most: no step, rewording or clozes
+        entry = LockEntry(guid, file, deck, front, back, content, mod, text, kind, field, search)
+        was: tuple[str, ...] = ()
+    else:
+        after, moved_from, was = get("after", ""), get("moved_from", ""), _texts(get("was", []))
+        if not str is type(after) is type(moved_from):
+            raise ValueError(f"a note entry has a wrong value: {json.dumps(row)[:80]}")
+        entry = LockEntry(guid, file, deck, front, back, content, mod, text, kind, field,
+                          search, get("removed") is True, after, was,
+                          _numbers(get("clozes", [])), get("delete") is True, moved_from,
+                          _numbers(get("empty", [])))
+    if not nfc_only and not all(unicodedata.is_normalized("NFC", t)
+                                for t in (text, deck, file, *was)):
         # written from a file saved in NFD before sources were normalised: the front's hash
         # is the hash of its text, so the identity is found again under NFC
         entry = replace(entry, front_text=nfc(text), front=digest(nfc(text)), deck=nfc(deck),
-                        file=nfc(file), moved_from=nfc(moved_from),
+                        file=nfc(file), moved_from=nfc(entry.moved_from),
                         was=tuple(nfc(t) for t in was))
     return entry
+
+
+_PLAIN = 10  # the keys every row has
+
+
+def _texts(value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(type(t) is str for t in value):
+        raise ValueError(f"a list of earlier fronts is not a list of texts: {value!r}")
+    return tuple(value)
 
 
 def _numbers(value) -> tuple[int, ...]:
@@ -291,9 +306,10 @@ def assign(cards: list[RenderedCard], lock: Lock, now: int, project: str = "",
     rows = [n.row for n in notes]
     for entry in sorted((e for e in lock.notes if e.guid not in claimed or e.guid in left),
                         key=lambda e: (e.file, e.guid)):
-        # no card has it now: pending deletion in Anki, unless it was gone already
-        rows.append(entry if entry.removed else replace(
-            entry, removed=True, delete=True, moved_from="", empty=()))
+        # no card has it now: pending deletion in Anki (from the deck its cards are still
+        # in), unless it was gone already
+        rows.append(entry if entry.removed else replace(entry, removed=True, delete=True,
+                                                        empty=()))
     return Assignment(notes=notes, rows=tuple(rows), removed=removed,
                       retyped=tuple((notes[i], e) for i, e in retyped.items()),
                       diagnostics=tuple(matching.diagnostics), project=project)
@@ -341,17 +357,25 @@ class _Matching:
     def same_front(self) -> None:
         """2. The same front and type: in the same deck first (two decks may each have a
         `## Summary`), then anywhere (a card moved to another deck)."""
-        for same_deck in (True, False):
-            for i, key in enumerate(self.keys):
-                candidates = self.by_front.get(key.front)
-                if i in self.chosen or not candidates:
-                    continue
-                deck = self.cards[i].card.deck
-                entry = next((e for e in candidates if e.guid not in self.claimed
-                              and self._same_type(e, i) and (e.deck == deck or not same_deck)),
-                             None)
-                if entry is not None:
+        claimed, chosen, kinds = self.claimed, self.chosen, self.kinds
+        later = []
+        for i, key in enumerate(self.keys):
+            candidates = self.by_front.get(key.front)
+            if i in chosen or not candidates:
+                continue
+            deck = self.cards[i].card.deck
+            for entry in candidates:
+                if entry.deck == deck and entry.guid not in claimed and (
+                        not entry.kind or entry.kind == kinds[i]):
                     self._claim(i, entry.guid, entry)
+                    break
+            else:
+                later.append(i)
+        for i in later:
+            for entry in self.by_front[self.keys[i].front]:
+                if entry.guid not in claimed and self._same_type(entry, i):
+                    self._claim(i, entry.guid, entry)
+                    break
 
     def _orphans(self) -> dict[str, list[LockEntry]]:
         """Unclaimed entries whose front no card has, by file: live ones (reworded in this
@@ -455,6 +479,11 @@ def _note(i: int, rendered: RenderedCard, matching: _Matching, reworded, now: in
         # strictly later: an equal time makes Anki skip the update
         mod = max(now, base.mod + 1, entry.mod + 1 if entry is not None else 0)
         status = "changed"
+    if entry is not None and mod == entry.mod and entry.content == keys.content and \
+            entry.front == keys.front and entry.back == keys.back and \
+            entry.deck == card.deck and entry.field and not entry.removed:
+        # nothing its row records has changed: most notes of most builds
+        return Note(guid, rendered, mod, status, keys, entry, None, entry)
     clozes = _cloze_numbers(rendered.fields[0]) if card.kind is Kind.CLOZE else ()
     moved_from, empty = "", ()
     if entry is not None and (not entry.removed or entry.delete):  # the note is in Anki

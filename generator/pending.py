@@ -43,8 +43,8 @@ def steps(rows) -> tuple[Step, ...]:
     moves: dict[tuple[str, str], list[LockEntry]] = {}
     empties: dict[str, list[LockEntry]] = {}
     for row in rows:
-        if row.delete:
-            deletes.setdefault(row.deck, []).append(row)
+        if row.delete:  # its cards are where the last deck move left them
+            deletes.setdefault(row.moved_from or row.deck, []).append(row)
         if row.moved_from and not row.removed:
             moves.setdefault((row.moved_from, row.deck), []).append(row)
         if row.empty and not row.removed:

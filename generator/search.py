@@ -59,19 +59,15 @@ def fields_term(notetype: NoteType, fields: list[str]) -> str:
             + _quoted(f"{notetype.fields[0][0]}:re:(?-i)^{pattern}$"))
 
 
-def notes_search(deck: str, notes: list[tuple[str, str]], extra: str = "") -> str:
+def notes_search(deck: str, notes: list[tuple[str, str]]) -> str:
     """Exactly the notes `(kind, first field)` in `deck`."""
-    by_type: dict[str, list[str]] = {}
+    by_type: dict[int, tuple[NoteType, list[str]]] = {}
     for kind, field in notes:
-        by_type.setdefault(notetype_of(kind).name, []).append(field)
-    terms = [fields_term(notetype_of(_kind_named(name)), fields)
-             for name, fields in sorted(by_type.items())]
+        notetype = notetype_of(kind)
+        by_type.setdefault(notetype.id, (notetype, []))[1].append(field)
+    terms = [fields_term(notetype, fields) for _, (notetype, fields) in sorted(by_type.items())]
     chosen = terms[0] if len(terms) == 1 else "(" + " OR ".join(f"({t})" for t in terms) + ")"
-    return f"{deck_terms(deck)} {chosen}" + (f" {extra}" if extra else "")
-
-
-def _kind_named(name: str) -> str:
-    return next(nt.kind.value for nt in BY_KIND.values() if nt.name == name)
+    return f"{deck_terms(deck)} {chosen}"
 
 
 def words_search(deck: str, kind: str, words: str) -> str:

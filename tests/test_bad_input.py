@@ -424,9 +424,14 @@ def test_corrupt_lock_is_E901_at_its_line_and_column_then_reset_lock_builds(good
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        f"deck.lock:2:14: E901 the lock file is corrupt (expecting value); {RESTORE}",
+        f"deck.lock:2:14: E901 the lock file is corrupt (expecting value); {RESTORE}; this "
+        "machine kept a copy of the last lock it wrote: --restore-lock takes it back",
         f"1 error; {NOTHING_WRITTEN}"]
 
+    code, out, err = run(good, "build", "--restore-lock")
+    assert (code, err) == (0, "")
+    assert (good / "source" / "deck.lock").read_bytes() == lock
+    (good / "source" / "deck.lock").write_text('{"version": 1,\n  "id_base": oops}\n')
     code, out, err = run(good, "build", "--reset-lock")
     assert (code, err) == (0, "")
     # this machine's memory of the last lock keeps the project value and the times: the
