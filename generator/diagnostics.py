@@ -18,7 +18,7 @@ class Severity(str, Enum):
 CODES: dict[str, str] = {
     "E101": "card has no front",
     "E102": "card has no back",
-    "E103": "duplicate front",
+    "E103": "duplicate front in a deck",
     "E104": "duplicate explicit id",
     "E105": "invalid card metadata comment",
     "E106": "invalid front matter",
@@ -53,7 +53,12 @@ CODES: dict[str, str] = {
     "W803": "note removed since the lock",
     "E804": "card type changed under a pinned id",
     "W804": "card type changed: a new note",
+    "W805": "cloze number taken out: an empty card",
     "E901": "lock file unreadable",
+    "E902": "lock missing",
+    "E903": "lock of another project",
+    "E904": "lock older than the last build",
+    "W905": "lock merged by git: reconciled",
     "I001": "card has no pinned id",
 }
 
