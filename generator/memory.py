@@ -51,6 +51,10 @@ def remember(path: Path, text: str) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = path.parent / ".gitignore"
+        if not ignore.exists():
+            # never versioned, even where build/ is: a `git revert` must not revert it too
+            ignore.write_text("# this machine's memory of the last lock it wrote\n*\n")
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)

@@ -69,7 +69,7 @@ def packages(root: Path) -> list[str]:
 
 def hidden(root: Path) -> list[str]:
     return sorted(p.name for folder in (root / "build", root / "source") if folder.is_dir()
-                  for p in folder.rglob(".*"))
+                  for p in folder.rglob(".*") if p.name != ".gitignore")
 
 
 def assert_failed_cleanly(root: Path, out: str, err: str) -> None:
