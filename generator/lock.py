@@ -34,6 +34,7 @@ READABLE = (1, 2)  # version 1: no project value, no exact first field, no pendi
 SIMILAR_SAME_BACK = 0.5
 SIMILAR = 0.75
 WAS = 4  # earlier fronts a row keeps: its first, and the latest ones
+TYPING = 3600  # seconds: a stand-in changed again within this is still being typed
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
@@ -297,7 +298,7 @@ def assign(cards: list[RenderedCard], lock: Lock, now: int, project: str = "",
     reworded = matching.reworded()
     retyped = matching.retyped()
     project = project or lock.project or new_project()
-    matching.new(project)
+    matching.new(project, now)
     notes = tuple(_note(i, rendered, matching, reworded, now, emitted or {})
                   for i, rendered in enumerate(cards))
     claimed = matching.claimed
@@ -437,14 +438,23 @@ class _Matching:
                 self.claimed.add(old.guid)
         return found
 
-    def new(self, project: str) -> None:
+    def new(self, project: str, now: int) -> None:
         """5. A new GUID from the project, deck and front, never one in use. A new card in a
         file where a note with the same back lost its front stands in for that note: if a
-        later save brings the question back close to that note's, it takes it back."""
+        later save brings the question back close to that note's, it takes it back. A
+        stand-in whose question changes again within the hour is still that question being
+        typed: it keeps its GUID, rather than leave one more note behind."""
         used = {e.guid for e in self.entries} | self.claimed
-        standins = self._orphans()
+        orphans = self._orphans()
         for i, key in enumerate(self.keys):
             if i in self.chosen:
+                continue
+            same = [e for e in orphans.get(self.files[i], ())
+                    if e.back == key.back and e.kind in ("", self.kinds[i])]
+            typing = [e for e in same if e.after and not e.removed and now - e.mod < TYPING]
+            if typing:
+                self._claim(i, typing[0].guid, typing[0])
+                orphans[self.files[i]].remove(typing[0])
                 continue
             deck, salt = self.cards[i].card.deck, 0
             guid = guid_for(project, deck, key.text)
@@ -453,12 +463,10 @@ class _Matching:
                 guid = guid_for(project, deck, key.text, salt)
             used.add(guid)
             self.chosen[i] = (guid, None)
-            same = [e for e in standins.get(self.files[i], ())
-                    if e.back == key.back and e.kind in ("", self.kinds[i])]
             if same:
                 original = min(same, key=lambda e: (e.removed, -difflib.SequenceMatcher(
                     None, e.front_text.lower(), key.text.lower()).ratio()))
-                standins[self.files[i]].remove(original)
+                orphans[self.files[i]].remove(original)
                 self.after[i] = original.after or original.guid
 
 

@@ -39,20 +39,29 @@ class Step:
 
 def steps(rows) -> tuple[Step, ...]:
     """The steps still to do, from the lock's rows, in a stable order."""
-    deletes: dict[str, list[LockEntry]] = {}
+    deletes: dict[tuple[str, bool], list[LockEntry]] = {}
     moves: dict[tuple[str, str], list[LockEntry]] = {}
     empties: dict[str, list[LockEntry]] = {}
+    live = {row.guid for row in rows if not row.removed}
     for row in rows:
         if row.delete:  # its cards are where the last deck move left them
-            deletes.setdefault(row.moved_from or row.deck, []).append(row)
+            standin = bool(row.after) and row.after in live
+            deletes.setdefault((row.moved_from or row.deck, standin), []).append(row)
         if row.moved_from and not row.removed:
             moves.setdefault((row.moved_from, row.deck), []).append(row)
         if row.empty and not row.removed:
             empties.setdefault(row.deck, []).append(row)
     found = []
-    for deck, group in sorted(deletes.items()):
+    for (deck, standin), group in sorted(deletes.items()):
         exact = [r for r in group if r.field]
-        if exact:
+        if exact and standin:
+            found.append(Step(DELETE, f"delete {_notes(exact)} that stood in while a question "
+                              f"was retyped, in the deck '{deck}': {_fronts(exact)}; only if "
+                              "you imported a package meanwhile (Anki then has it under the "
+                              "question it had at that import; the search finds the last one)",
+                              notes_search(deck, [(r.kind, r.field) for r in exact]),
+                              tuple(r.guid for r in exact)))
+        elif exact:
             found.append(Step(DELETE, f"delete {_notes(exact)} removed from the sources, in "
                               f"the deck '{deck}': {_fronts(exact)}",
                               notes_search(deck, [(r.kind, r.field) for r in exact]),

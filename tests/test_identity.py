@@ -191,16 +191,18 @@ def test_a_question_retyped_over_autosaved_builds_keeps_its_note(tmp_path, anki)
         body = (f"## {heading}\n\nMitochondria\n\n" if heading else "Mitochondria\n\n")
         source.write_text(f"# Cells\n\n{body}## What holds the DNA?\n\nNucleus\n")
         package, summary, compiled = build_project(root, T0 + n)
-        if n == 1:  # imported while half typed: a stand-in note the user may have to delete
+        if n == 2:  # imported while half typed: a stand-in note the user may have to delete
             anki.import_package(package)
     assert [n.renamed_from for n in summary.reworded] == ["Which organelle pro"]
     log = anki.import_package(package)
     assert (len(log.new), len(log.updated)) == (0, 1)
     note = anki.col.get_note(note_id)
     assert note.fields[0] == RETYPED and note.cards()[0].reps == 1
-    # the stand-in imported at the first save is the one note left to delete
+    # the stand-in imported while typing is the one note left to delete
     [step] = compiled.steps
-    assert [anki.col.get_note(n).fields[0] for n in anki.col.find_notes(step.search)] == ["W"]
+    assert "stood in while a question was retyped" in step.title
+    assert [anki.col.get_note(n).fields[0] for n in anki.col.find_notes(step.search)] == [
+        "Which"]
 
 
 def test_deck_watch_prints_the_cards_that_kept_a_reworded_identity(tmp_path):

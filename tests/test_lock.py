@@ -177,6 +177,20 @@ def test_a_question_retyped_over_many_saves_keeps_its_identity(texts):
     assert not row.removed and row.front_text == FINAL
 
 
+def test_a_question_being_typed_leaves_at_most_one_stand_in_note():
+    first, last, current = saves(["W", "Which", "Who", "Which org", FINAL])
+    assert last == first
+    left = [e for e in current.notes if e.removed]
+    assert len(left) == 1 and left[0].after == first and left[0].delete
+    # an hour later, a stand-in is a card of its own: a new question is a new note
+    _, _, settled = saves(["W", "Which"])
+    standin = next(e for e in settled.notes if e.after and not e.removed)
+    later = lock.assign([rc("What holds the DNA?", "Nucleus", line=1),
+                         rc("Something else entirely", "Mitochondria", line=5)],
+                        settled, NOW + 2 + lock.TYPING)
+    assert later.notes[1].guid != standin.guid
+
+
 def test_a_question_retyped_over_many_saves_keeps_its_identity_whatever_the_saves():
     """Whatever the saves in between, an identity that one save from the first question to
     the last keeps is kept. (Saves in between may also keep one that a single save would not:
