@@ -80,10 +80,11 @@ _AT = SourcePos(lockfile.LOCK_NAME, 1)
 def missing(remembered: Lock) -> Diagnostic:
     live = sum(not e.removed for e in remembered.notes)
     return Diagnostic(_AT, "E902", (
-        f"the lock is missing, but this machine last built these sources with a lock of {live} "
-        f"note{'' if live == 1 else 's'}; without it every card would become a new note in Anki. Restore it from git "
-        f"('git checkout -- {lockfile.LOCK_NAME}' in the source folder), or {_WAY_OUT} (or "
-        "pass --reset-lock to give every card a new identity)"))
+        "the lock is missing, but this machine last built these sources with a lock of "
+        f"{live} note{'' if live == 1 else 's'}; without it every card would become a new "
+        f"note in Anki. Restore it from git ('git checkout -- {lockfile.LOCK_NAME}' in the "
+        f"source folder), or {_WAY_OUT} (or pass --reset-lock to give every card a new "
+        "identity)"))
 
 
 def foreign(lock: Lock, remembered: Lock | None, assignment) -> Diagnostic | None:
@@ -103,9 +104,9 @@ def foreign(lock: Lock, remembered: Lock | None, assignment) -> Diagnostic | Non
         files = ", ".join(f"'{f}'" for f in sorted({e.file for e in live})[:3])
         return Diagnostic(_AT, "E903", (
             f"the lock describes {len(live)} card{'' if len(live) == 1 else 's'}, none in "
-            f"these sources, from files that are not here ({files}): is it another project's lock? Restore this "
-            "project's lock from git, or pass --reset-lock to give every card a new identity "
-            "(or --accept-lock if this lock is right)"))
+            f"these sources, from files that are not here ({files}): is it another "
+            "project's lock? Restore this project's lock from git, or pass --reset-lock to "
+            "give every card a new identity (or --accept-lock if this lock is right)"))
     return None
 
 

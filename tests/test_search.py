@@ -50,8 +50,10 @@ def neighbours(text: str) -> list[str]:
 FRONTS = ["Cell", "<b>bold</b> and <i>x</i>", "<code>a*b</code> and c_d",
           "Speed is \\(x_i^2 \\cdot y\\)", "\\[\\frac{a}{b}\\]", 'say "hi"', "key: value",
           "back\\slash \\\\ and \\\"", "100% _ * ? [x] (y) {z} ^$ | . + # & ~ -",
-          "<p>two</p>\n<pre><code>line\n\tindented</code></pre>", "nbsp\xa0and\u3000ideographic",
-          "Été, naïve, 中文", "-starts with a dash", "(parenthesised)", "ends with a backslash\\"]
+          "<p>two</p>\n<pre><code>line\n\tindented</code></pre>",
+          "nbsp\xa0and\u3000ideographic",
+          "Été, naïve, 中文", "-starts with a dash", "(parenthesised)",
+          "ends with a backslash\\"]
 DECKS = ["Plain", 'Bio "quoted"', "a_b*c", "co:lon (p) -d", "back\\slash", "Parent::Child",
          "Été"]
 
