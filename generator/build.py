@@ -397,9 +397,11 @@ def _read_lock(project: Project, choice: LockChoice) -> _LockState:
         if remembered is None:
             raise DeckError("there is no copy of a lock in 'build/' to restore: this machine "
                             "has not built these sources before; restore the lock from git")
-        merged = lockfile.merge(*(x for x in (remembered, lock) if x is not None))
-        return _LockState(merged, remembered.project, remembered, remembered_text, found,
-                          checked=False)
+        # another project's lock is put aside, not merged in
+        keep = lock is not None and not memory.another_project(lock, remembered)
+        merged = lockfile.merge(remembered, lock) if keep else lockfile.merge(remembered)
+        return _LockState(merged, remembered.project, remembered, remembered_text,
+                          found if keep else (), checked=False)
     if lock is None:
         missing = remembered is not None and any(not e.removed for e in remembered.notes)
         return _LockState(Lock(), remembered.project if remembered else "", remembered,

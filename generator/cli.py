@@ -124,8 +124,8 @@ def ids_command(source, media, check_only) -> None:
 
 @cli.command("pending")
 @source_option
-@click.option("--done", "done", metavar="N[,N...]|all",
-              help="Mark these steps done (numbers as listed, or 'all').")
+@click.option("--done", "done", metavar="ID[,ID...]|all",
+              help="Mark these steps done (their ids as listed, or 'all').")
 def pending_command(source, done) -> None:
     """List what is still to be done in Anki: notes to delete, cards to move, empty cards."""
     from generator import build, pending
@@ -133,38 +133,40 @@ def pending_command(source, done) -> None:
     project = build.load_project(source)
     lock, steps = pending.load(project.lock_path)
     if done is not None:
-        chosen = _chosen_steps(done, len(steps))
-        pending.write_done(project.lock_path, lock, [steps[n - 1] for n in chosen],
-                           project.memory_path)
-        click.echo(f"marked {len(chosen)} step{_s(len(chosen))} done; "
-                   f"{len(steps) - len(chosen)} left")
+        chosen = _chosen_steps(done, steps)
+        if lock is not None and chosen:
+            pending.write_done(project.lock_path, lock, chosen, project.memory_path)
+        for step in chosen:
+            click.echo(f"done: {step.title}")
+        left = len(steps) - len(chosen)
+        click.echo(f"marked {len(chosen)} step{_s(len(chosen))} done; {left} left")
         return
     if not steps:
         click.echo("nothing to do in Anki: it has every change an import can make")
         return
     click.echo(f"{len(steps)} step{_s(len(steps))} to do in Anki, after importing the "
                "latest build:")
-    for n, step in enumerate(steps, 1):
-        click.echo(f"{n}. {step.title}")
+    for step in steps:
+        click.echo(f"[{step.id}] {step.title}")
         click.echo(f"   {step.how}")
         click.echo(f"   search: {step.search}")
-    click.echo("when done: deck pending --done all (or the numbers, e.g. --done 1,2)")
+    click.echo(f"when done: deck pending --done {','.join(s.id for s in steps)} (or the ids "
+               "of those done)")
 
 
-def _chosen_steps(done: str, count: int) -> list[int]:
+def _chosen_steps(done: str, steps) -> list:
+    """The steps named by id (ids change when a step does, so a build in between cannot
+    make an id name another step), or all of them."""
     if done.strip().lower() == "all":
-        return list(range(1, count + 1))
-    try:
-        chosen = sorted({int(n) for n in done.replace(",", " ").split()})
-    except ValueError:
-        raise click.BadParameter(f"'{done}' is not 'all' or a list of step numbers",
-                                 param_hint="--done") from None
-    wrong = [n for n in chosen if not 1 <= n <= count]
-    if wrong or not chosen:
-        raise click.BadParameter(f"there {'is' if count == 1 else 'are'} {count} step"
-                                 f"{_s(count)}; no step {wrong[0] if wrong else done}",
+        return list(steps)
+    by_id = {step.id: step for step in steps}
+    wanted = list(dict.fromkeys(done.replace(",", " ").split()))
+    unknown = [n for n in wanted if n not in by_id]
+    if unknown or not wanted:
+        raise click.BadParameter(f"no step '{unknown[0] if unknown else done}' to do; "
+                                 "'deck pending' lists the steps and their ids",
                                  param_hint="--done")
-    return chosen
+    return [by_id[n] for n in wanted]
 
 
 @cli.command("preview")

@@ -88,6 +88,15 @@ def new_project() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(16))
 
 
+def upgraded_project(id_base: int) -> str:
+    """The project value of a lock written before locks had one: from its id base (the
+    time of its first build, in git with it), so every machine that upgrades the same lock
+    gives it the same value."""
+    value = int.from_bytes(hashlib.sha256(f"project\x00{id_base}".encode()).digest()[:12],
+                           "big")
+    return _base62(value).rjust(16, "0")[:16]
+
+
 # --- reading ----------------------------------------------------------------------------
 
 _RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the sources "
@@ -143,11 +152,12 @@ def parse(text: str) -> Lock:
 def _lock(head: dict, rows: list[LockEntry]) -> Lock:
     notetypes = tuple((int(k), v["hash"], int(v["mod"]), v.get("shape", ""))
                       for k, v in sorted(head.get("notetypes", {}).items()))
-    project = head.get("project", "")
+    project, id_base = head.get("project", ""), int(head["id_base"])
     if not isinstance(project, str):
         raise ValueError(f"the project value is not a string: {project!r}")
-    return Lock(id_base=int(head["id_base"]), notes=tuple(rows), notetypes=notetypes,
-                project=project)
+    if not project and id_base:
+        project = upgraded_project(id_base)
+    return Lock(id_base=id_base, notes=tuple(rows), notetypes=notetypes, project=project)
 
 
 def _parse_lines(text: str, error: json.JSONDecodeError) -> Lock | None:
@@ -356,27 +366,27 @@ class _Matching:
             self._claim(i, guid, entry)
 
     def same_front(self) -> None:
-        """2. The same front and type: in the same deck first (two decks may each have a
-        `## Summary`), then anywhere (a card moved to another deck)."""
-        claimed, chosen, kinds = self.claimed, self.chosen, self.kinds
-        later = []
-        for i, key in enumerate(self.keys):
-            candidates = self.by_front.get(key.front)
-            if i in chosen or not candidates:
-                continue
-            deck = self.cards[i].card.deck
-            for entry in candidates:
-                if entry.deck == deck and entry.guid not in claimed and (
-                        not entry.kind or entry.kind == kinds[i]):
-                    self._claim(i, entry.guid, entry)
-                    break
-            else:
-                later.append(i)
-        for i in later:
-            for entry in self.by_front[self.keys[i].front]:
-                if entry.guid not in claimed and self._same_type(entry, i):
-                    self._claim(i, entry.guid, entry)
-                    break
+        """2. The same front and type: a live entry of the same deck (two decks may each
+        have a `## Summary`), then a live one of another deck (a card moved), then a removed
+        one (a card pasted back), in the same deck first."""
+        claimed, kinds = self.claimed, self.kinds
+        todo = [i for i, key in enumerate(self.keys)
+                if i not in self.chosen and key.front in self.by_front]
+        for removed, same_deck in ((False, True), (False, False), (True, True), (True, False)):
+            later = []
+            for i in todo:
+                deck = self.cards[i].card.deck
+                for entry in self.by_front[self.keys[i].front]:
+                    if entry.removed is removed and (entry.deck == deck or not same_deck) and \
+                            entry.guid not in claimed and (not entry.kind
+                                                           or entry.kind == kinds[i]):
+                        self._claim(i, entry.guid, entry)
+                        break
+                else:
+                    later.append(i)
+            todo = later
+            if not todo:
+                break
 
     def _orphans(self) -> dict[str, list[LockEntry]]:
         """Unclaimed entries whose front no card has, by file: live ones (reworded in this

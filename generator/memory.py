@@ -87,11 +87,17 @@ def missing(remembered: Lock) -> Diagnostic:
         "identity)"))
 
 
+def another_project(lock: Lock, remembered: Lock) -> bool:
+    """Whether `lock` is not the project `remembered` was: another project value, and no
+    GUID in common (projects salt their GUIDs, so only pinned ids could be shared)."""
+    return bool(lock.project and remembered.project and lock.project != remembered.project
+                and not {e.guid for e in lock.notes} & {e.guid for e in remembered.notes})
+
+
 def foreign(lock: Lock, remembered: Lock | None, assignment) -> Diagnostic | None:
     """A lock copied from another project: its project value differs from the one this
     machine built with, or (with no memory) it describes none of these cards."""
-    if remembered is not None and lock.project and remembered.project and \
-            lock.project != remembered.project:
+    if remembered is not None and another_project(lock, remembered):
         return Diagnostic(_AT, "E903", (
             f"the lock belongs to another project (its project value '{lock.project}' is not "
             f"the '{remembered.project}' this machine last built these sources with); a "
@@ -112,13 +118,17 @@ def foreign(lock: Lock, remembered: Lock | None, assignment) -> Diagnostic | Non
 
 def lost(cards, lock: Lock, remembered: Lock, now: int, assignment) -> Diagnostic | None:
     """Cards this machine's last build gave an identity that the lock does not know: the
-    lock is older than that build (restored from git, or from a backup)."""
+    lock is older than that build (restored from git, or from a backup). Only a card that
+    build knew by its very front (or pinned id) counts, and only an identity no card has
+    now: after switching branches, the other branch's cards and rewordings are no loss."""
     before = lockfile.assign(cards, remembered, now, project=assignment.project)
-    gone = [(now_, then) for now_, then in zip(assignment.notes, before.notes)
-            if now_.previous is None and then.previous is not None and now_.guid != then.guid]
+    used = {n.guid for n in assignment.notes}
+    gone = [now_ for now_, then in zip(assignment.notes, before.notes)
+            if now_.previous is None and then.previous is not None and then.guid not in used
+            and (then.previous.front == then.keys.front or then.card.explicit_id == then.guid)]
     if not gone:
         return None
-    first = gone[0][0]
+    first = gone[0]
     return Diagnostic(_AT, "E904", (
         f"the lock is older than this machine's last build: {len(gone)} card"
         f"{'' if len(gone) == 1 else 's'} would lose the identity that build gave "

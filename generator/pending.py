@@ -9,6 +9,7 @@ steps left; `deck pending` prints each step with a search that finds exactly its
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +37,12 @@ class Step:
     def how(self) -> str:
         return _HOW[self.action]
 
+    @property
+    def id(self) -> str:
+        """Names this step, and no other: it changes when the step does."""
+        key = "\0".join((self.action, self.title, *sorted(self.guids)))
+        return hashlib.sha256(key.encode()).hexdigest()[:5]
+
 
 def steps(rows) -> tuple[Step, ...]:
     """The steps still to do, from the lock's rows, in a stable order."""
@@ -53,7 +60,7 @@ def steps(rows) -> tuple[Step, ...]:
             empties.setdefault(row.deck, []).append(row)
     found = []
     for (deck, standin), group in sorted(deletes.items()):
-        exact = [r for r in group if r.field]
+        exact = sorted((r for r in group if r.field), key=lambda r: (r.file, r.front_text))
         if exact and standin:
             found.append(Step(DELETE, f"delete {_notes(exact)} that stood in while a question "
                               f"was retyped, in the deck '{deck}': {_fronts(exact)}; only if "

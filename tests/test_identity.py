@@ -470,25 +470,37 @@ def test_steps_an_import_cannot_do_are_kept_until_marked_done(tmp_path, anki, ru
 
     code, out, _ = run(root, "pending")
     lines = out.splitlines()
+    delete_id, move_id = re.findall(r"^\[(\w{5})\] ", out, re.M)
     assert lines[0] == "2 steps to do in Anki, after importing the latest build:"
-    assert lines[1] == "1. delete 1 note removed from the sources, in the deck 'X': 'gone'"
-    assert lines[4] == ("2. move the cards of 3 notes from the deck 'Old deck' to 'New deck': "
-                        "'a', 'b', 'c'")
+    assert lines[1] == (f"[{delete_id}] delete 1 note removed from the sources, in the deck "
+                        "'X': 'gone'")
+    assert lines[4] == (f"[{move_id}] move the cards of 3 notes from the deck 'Old deck' to "
+                        "'New deck': 'a', 'b', 'c'")
     assert lines[5] == "   in Anki's browser, search, select all, then Cards > Change Deck"
+    assert lines[7] == (f"when done: deck pending --done {delete_id},{move_id} (or the ids of "
+                        "those done)")
     delete, move = lines[3].split("search: ")[1], lines[6].split("search: ")[1]
     notes = {n.fields[0]: n.id for n in anki.notes().values()}
     assert list(anki.col.find_notes(delete)) == [notes["gone"]]
     assert sorted(anki.col.find_notes(move)) == sorted(notes[k] for k in "abc")
 
-    assert run(root, "pending", "--done", "2")[1] == "marked 1 step done; 1 left\n"
-    assert run(root, "pending")[1].splitlines()[1].startswith("1. delete 1 note")
-    assert run(root, "pending", "--done", "all")[1] == "marked 1 step done; 0 left\n"
+    assert run(root, "pending", "--done", move_id)[1] == (
+        f"done: {lines[4][8:]}\nmarked 1 step done; 1 left\n")
+    assert run(root, "pending")[1].splitlines()[1] == lines[1]
+    # a build that changes a step changes its id: an id listed before marks nothing
+    (root / "source" / "x.md").write_text("# X\n")
+    run(root, "build", "-o", "v3.apkg", now=T0 + 7)
+    code, _, err = run(root, "pending", "--done", delete_id)
+    assert code == 2 and f"no step '{delete_id}' to do" in err
+    code, out, _ = run(root, "pending", "--done", "all")
+    assert out.splitlines() == ["done: delete 2 notes removed from the sources, in the deck "
+                                "'X': 'gone', 'stays'", "marked 1 step done; 0 left"]
     assert run(root, "pending")[1] == ("nothing to do in Anki: it has every change an import "
                                        "can make\n")
-    code, out, _ = run(root, "build", "-o", "v2.apkg", now=T0 + 7)
+    code, out, _ = run(root, "build", "-o", "v3.apkg", now=T0 + 8)
     assert len(out.splitlines()) == 1
-    code, _, err = run(root, "pending", "--done", "3")
-    assert code == 2 and "no step 3" in err
+    (root / "source" / "deck.lock").unlink()
+    assert run(root, "pending", "--done", "all")[1] == "marked 0 steps done; 0 left\n"
 
 
 # --- 10. an image replaced with the same size and time -----------------------------------

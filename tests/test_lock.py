@@ -42,17 +42,21 @@ def test_new_guids_come_from_the_project_deck_and_front():
     assert len({first[0].guid, other_project[0].guid, other_deck[0].guid}) == 3
 
 
-def test_a_lock_without_a_project_value_gets_a_random_one_and_keeps_its_guids():
+def test_a_lock_without_a_project_value_gets_one_every_machine_agrees_on():
     v1 = ('{"id_base": 1, "notetypes": {}, "version": 1, "notes": [\n{"guid": "OldGuid01", '
           '"file": "a.md", "deck": "A", "type": "basic", "front": "' + lock.digest("q") +
           '", "back": "b", "content": "c", "mod": 5, "text": "q", "search": "q"}\n]}\n')
     old = lock.parse(v1)
-    assert old.project == ""
+    assert old.project == lock.upgraded_project(1) and len(old.project) == 16
     first = lock.assign([rc("q"), rc("new card")], old, NOW)
-    second = lock.assign([rc("q"), rc("new card")], old, NOW)
     assert first.notes[0].guid == "OldGuid01"  # existing GUIDs never change
-    assert len(first.project) == 16 and first.project != second.project
+    # two machines upgrading the same lock give new cards the same GUIDs
+    assert lock.assign([rc("q"), rc("new card")], lock.parse(v1), NOW + 9).notes[1].guid == \
+        first.notes[1].guid
     assert lock.parse(write(first)).project == first.project
+    # a project's first lock gets a random value
+    fresh = {lock.assign([rc("q")], Lock(), NOW).project for _ in range(3)}
+    assert len(fresh) == 3 and all(len(p) == 16 for p in fresh)
 
 
 def test_guid_and_project_value_are_safe_inside_an_html_comment():
