@@ -177,6 +177,7 @@ def compile_project(project: Project, now: int,
     removed = tuple(e for e in assignment.removed if e.file not in broken)
     if not stale:  # what changed since a lock that is not this project's latest means nothing
         diagnostics += pending.findings(notes, removed, assignment.retyped, broken)
+    diagnostics += _deck_case_clashes(notes)
     if not cards and not has_errors(diagnostics):
         diagnostics.append(Diagnostic(SourcePos(".", 1), "E108",
                                       f"no cards in '{_shown(project.source)}'; write "
@@ -198,6 +199,28 @@ def compile_project(project: Project, now: int,
                     hashes=hashes, shapes=shapes, fresh=tuple(fresh),
                     notetype_mods=mods, id_base=id_base, css=style,
                     remembered=state.remembered_text)
+
+
+def _deck_case_clashes(notes) -> list[Diagnostic]:
+    """Anki compares deck names without regard to case: `Bio` and `bio` would be one deck
+    to it (it renames one on import), and a search for either finds both."""
+    first: dict[str, tuple[str, SourcePos]] = {}
+    reported: set[str] = set()
+    found = []
+    for note in notes:
+        parts = note.card.deck.split("::")
+        for depth in range(1, len(parts) + 1):
+            name = "::".join(parts[:depth])
+            seen, where = first.setdefault(name.casefold(), (name, note.card.pos))
+            if seen != name:
+                if name not in reported:  # once per deck, at its first card
+                    reported.add(name)
+                    found.append(Diagnostic(note.card.pos, "E806", (
+                        f"the deck '{name}' differs from the deck '{seen}' ({where.path}) "
+                        "only in letter case, which Anki ignores: give both the same name, "
+                        "or two different ones")))
+                break
+    return found
 
 
 def compile_file(key: str, rel: str, text: str, resolver: MediaResolver) -> FileResult:

@@ -364,6 +364,19 @@ class _Matching:
                     f"the pinned id '{guid}'; Anki cannot change a note's type on import and "
                     "would skip it as conflicting: give the card a new id, or keep its type")))
             self._claim(i, guid, entry)
+        for i, rendered in enumerate(self.cards):  # a new pin on a card that had a GUID
+            guid, entry = self.chosen.get(i, ("", None))
+            if not guid or entry is not None:
+                continue
+            had = next((e for e in self.by_front.get(self.keys[i].front, ())
+                        if not e.removed and e.deck == rendered.card.deck
+                        and e.guid not in self.claimed and self._same_type(e, i)), None)
+            if had is not None:
+                self.diagnostics.append(Diagnostic(rendered.card.pos, "W111", (
+                    f"the pinned id '{guid}' is new, but this card had the identity "
+                    f"'{had.guid}': Anki gets a new note and the old one, with its reviews, is "
+                    f"left to delete; to keep them, pin '{had.guid}' instead ('deck ids' pins "
+                    "the identity a card has)")))
 
     def same_front(self) -> None:
         """2. The same front and type: a live entry of the same deck (two decks may each

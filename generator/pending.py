@@ -16,7 +16,7 @@ from pathlib import Path
 from generator import lock as lockfile
 from generator.diagnostics import DeckError, Diagnostic, short
 from generator.model import Lock, LockEntry, SourcePos
-from generator.search import notes_search, words_search
+from generator.search import notes_search, notetype_of, words_search
 
 DELETE, MOVE, EMPTY = "delete", "move", "empty"
 _HOW = {
@@ -24,18 +24,23 @@ _HOW = {
     MOVE: "in Anki's browser, search, select all, then Cards > Change Deck",
     EMPTY: "after importing, Tools > Empty Cards lists exactly these cards: Delete",
 }
+_CAREFUL = {
+    DELETE: "in Anki's browser, search, select only the note meant, then Notes > Delete",
+    MOVE: "in Anki's browser, search, select only the note meant, then Cards > Change Deck",
+}
 
 
 @dataclass(frozen=True)
 class Step:
     action: str  # delete | move | empty
     title: str  # what to do, in words
-    search: str  # finds exactly the notes meant, in Anki's browser
+    search: str  # finds exactly the notes meant, in Anki's browser (unless `careful`)
     guids: tuple[str, ...]
+    careful: bool = False  # the search finds a live note too: the title says which to keep
 
     @property
     def how(self) -> str:
-        return _HOW[self.action]
+        return (_CAREFUL if self.careful else _HOW)[self.action]
 
     @property
     def id(self) -> str:
@@ -50,6 +55,7 @@ def steps(rows) -> tuple[Step, ...]:
     moves: dict[tuple[str, str], list[LockEntry]] = {}
     empties: dict[str, list[LockEntry]] = {}
     live = {row.guid for row in rows if not row.removed}
+    twins = _Twins(rows)
     for row in rows:
         if row.delete:  # its cards are where the last deck move left them
             standin = bool(row.after) and row.after in live
@@ -60,19 +66,20 @@ def steps(rows) -> tuple[Step, ...]:
             empties.setdefault(row.deck, []).append(row)
     found = []
     for (deck, standin), group in sorted(deletes.items()):
-        exact = sorted((r for r in group if r.field), key=lambda r: (r.file, r.front_text))
-        if exact and standin:
-            found.append(Step(DELETE, f"delete {_notes(exact)} that stood in while a question "
-                              f"was retyped, in the deck '{deck}': {_fronts(exact)}; only if "
+        group = sorted(group, key=lambda r: (r.file, r.front_text))
+        plain = [r for r in group if r.field and not twins.of(r, deck)]
+        if plain and standin:
+            found.append(Step(DELETE, f"delete {_notes(plain)} that stood in while a question "
+                              f"was retyped, in the deck '{deck}': {_fronts(plain)}; only if "
                               "you imported a package meanwhile (Anki then has it under the "
                               "question it had at that import; the search finds the last one)",
-                              notes_search(deck, [(r.kind, r.field) for r in exact]),
-                              tuple(r.guid for r in exact)))
-        elif exact:
-            found.append(Step(DELETE, f"delete {_notes(exact)} removed from the sources, in "
-                              f"the deck '{deck}': {_fronts(exact)}",
-                              notes_search(deck, [(r.kind, r.field) for r in exact]),
-                              tuple(r.guid for r in exact)))
+                              notes_search(deck, [(r.kind, r.field) for r in plain]),
+                              tuple(r.guid for r in plain)))
+        elif plain:
+            found.append(Step(DELETE, f"delete {_notes(plain)} removed from the sources, in "
+                              f"the deck '{deck}': {_fronts(plain)}",
+                              notes_search(deck, [(r.kind, r.field) for r in plain]),
+                              tuple(r.guid for r in plain)))
         for row in group:
             if not row.field:  # an older lock kept only some words of the note
                 found.append(Step(DELETE, f"delete the note '{short(row.front_text)}' removed "
@@ -80,11 +87,22 @@ def steps(rows) -> tuple[Step, ...]:
                                   "only some of its words: check that the search finds only "
                                   "this note)", words_search(deck, row.kind, row.search
                                                              or row.front_text), (row.guid,)))
+            elif row not in plain:
+                found.append(twins.step(DELETE, row, deck, f"delete the note "
+                                        f"'{short(row.front_text)}' removed from the sources, "
+                                        f"in the deck '{deck}'"))
     for (old, new), group in sorted(moves.items()):
-        found.append(Step(MOVE, f"move the cards of {_notes(group)} from the deck '{old}' to "
-                          f"'{new}': {_fronts(group)}",
-                          notes_search(old, [(r.kind, r.field) for r in group]),
-                          tuple(r.guid for r in group)))
+        plain = [r for r in group if not twins.of(r, old)]
+        if plain:
+            found.append(Step(MOVE, f"move the cards of {_notes(plain)} from the deck '{old}' "
+                              f"to '{new}': {_fronts(plain)}",
+                              notes_search(old, [(r.kind, r.field) for r in plain]),
+                              tuple(r.guid for r in plain)))
+        for row in group:
+            if row not in plain:
+                found.append(twins.step(MOVE, row, old, f"move the cards of the note "
+                                        f"'{short(row.front_text)}' from the deck '{old}' to "
+                                        f"'{new}'"))
     for deck, group in sorted(empties.items()):
         numbers = ", ".join(f"c{n} of '{short(r.front_text, 40)}'" for r in group
                             for n in r.empty)
@@ -93,6 +111,39 @@ def steps(rows) -> tuple[Step, ...]:
                           notes_search(deck, [(r.kind, r.field) for r in group]),
                           tuple(r.guid for r in group)))
     return tuple(found)
+
+
+class _Twins:
+    """Live notes a step's search would find too: the same note type and first field, in
+    the deck searched (a live note's cards are in its deck, or in the deck it moves from).
+    Their source file may tell them apart; else the step says what to leave alone."""
+
+    def __init__(self, rows):
+        self.where: dict[tuple[str, int, str], list[LockEntry]] = {}
+        for row in rows:
+            if not row.removed:
+                for deck in {row.deck, row.moved_from} - {""}:
+                    key = (deck, notetype_of(row.kind).id, row.field)
+                    self.where.setdefault(key, []).append(row)
+
+    def of(self, row: LockEntry, deck: str) -> list[LockEntry]:
+        return [twin for twin in self.where.get((deck, notetype_of(row.kind).id, row.field), ())
+                if twin.guid != row.guid]
+
+    def step(self, action: str, row: LockEntry, deck: str, title: str) -> Step:
+        twins = self.of(row, deck)
+        if all(twin.file != row.file for twin in twins):
+            where = ", ".join(sorted({f"'{t.file}'" for t in twins}))
+            return Step(action, f"{title} (a card of {where} has the same question: the "
+                        f"search tells them apart by their source file)",
+                        notes_search(deck, [(row.kind, row.field)], source=row.file),
+                        (row.guid,))
+        verb = "delete" if action == DELETE else "move"
+        return Step(action, f"{title}; careful: a card still in '{row.file}' has the same "
+                    f"question, so the search finds its note too: {verb} only the other one "
+                    "(the older note, or the one whose answer is no longer in the file), "
+                    "never all of them", notes_search(deck, [(row.kind, row.field)]),
+                    (row.guid,), careful=True)
 
 
 def load(path: Path) -> tuple[Lock | None, tuple[Step, ...]]:

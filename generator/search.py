@@ -12,6 +12,8 @@ fronts holding HTML, code, math, clozes, `* _ \\ " :` and such deck names.
 
 from __future__ import annotations
 
+from html import escape
+
 from generator.model import Kind
 from generator.notetypes import BY_KIND, NoteType
 
@@ -59,14 +61,17 @@ def fields_term(notetype: NoteType, fields: list[str]) -> str:
             + _quoted(f"{notetype.fields[0][0]}:re:(?-i)^{pattern}$"))
 
 
-def notes_search(deck: str, notes: list[tuple[str, str]]) -> str:
-    """Exactly the notes `(kind, first field)` in `deck`."""
+def notes_search(deck: str, notes: list[tuple[str, str]], source: str = "") -> str:
+    """Exactly the notes `(kind, first field)` in `deck`; with `source`, only those of that
+    source file (the Source field every note type of this tool has)."""
     by_type: dict[int, tuple[NoteType, list[str]]] = {}
     for kind, field in notes:
         notetype = notetype_of(kind)
         by_type.setdefault(notetype.id, (notetype, []))[1].append(field)
     terms = [fields_term(notetype, fields) for _, (notetype, fields) in sorted(by_type.items())]
     chosen = terms[0] if len(terms) == 1 else "(" + " OR ".join(f"({t})" for t in terms) + ")"
+    if source:
+        chosen += " " + _quoted(f"Source:re:(?-i)^{_literal(escape(source))}$")
     return f"{deck_terms(deck)} {chosen}"
 
 

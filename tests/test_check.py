@@ -46,6 +46,7 @@ PAIRS = [
      "## The capital of France is {{c1::Paris}}\n"),
     ("W701", "## q\n\n<script>alert(1)</script>\n", "## q\n\n<b>bold</b>\n"),
     ("E702", "## q\n\n<div>open\n", "## q\n\n<div>open</div>\n"),
+    ("E806", "---\ndeck: Other\n---\n## q\n\na\n", "---\ndeck: Another\n---\n## q\n\na\n"),
 ]
 
 
@@ -71,6 +72,19 @@ def test_lock_codes_deck_changed_and_removed(tmp_path):
     diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
     assert [(d.code, str(d.pos)) for d in diagnostics] == [("W803", "a.md:1:1"),
                                                            ("W802", "a.md:3:1")]
+
+
+def test_lock_code_a_new_pinned_id_on_a_card_that_had_one(tmp_path):
+    root = make_project(tmp_path, {"a.md": "# A\n\n## q\n\na\n"})
+    build_project(root, NOW)
+    had = (root / "source" / "deck.lock").read_text().split('"guid": "')[1][:11]
+    (root / "source" / "a.md").write_text("# A\n\n## q\n<!-- id: MyOwnId -->\na\n")
+    diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
+    assert [(d.code, str(d.pos)) for d in diagnostics] == [("W803", "a.md:1:1"),
+                                                           ("W111", "a.md:3:1")]
+    assert f"this card had the identity '{had}'" in diagnostics[1].message
+    (root / "source" / "a.md").write_text(f"# A\n\n## q\n<!-- id: {had} -->\na\n")
+    assert build.compile_project(build.load_project(cwd=root), NOW).diagnostics == ()
 
 
 def test_lock_codes_corrupt_lock_and_changed_note_type_shape(tmp_path):

@@ -138,6 +138,51 @@ def test_the_printed_searches_find_exactly_the_notes_meant(tmp_path, anki):
         assert set(anki.col.find_notes(anki.col.build_search_string(step.search))) == meant
 
 
+def test_a_search_that_would_also_find_a_live_note_says_so_or_tells_them_apart(tmp_path, anki):
+    """Live cards with the same question in the deck searched: a card moved to another file
+    (then the source file tells the notes apart), or pinned twins in one file (then the
+    step says which to leave alone and never to select all)."""
+    root = make_project(tmp_path, {
+        "d.md": "# D\n\n## Summary\n\nold summary\n\n## Other\n\nx\n\n## Twin\n"
+                "<!-- id: twin1 -->\none\n\n## Twin\n<!-- id: twin2 -->\ntwo\n",
+        "e.md": "# E\n\n## Thing\n\ny\n"})
+    anki.import_package(build_project(root, T0)[0])
+    ids = {g: n.id for g, n in anki.notes().items()}
+    d, e = root / "source" / "d.md", root / "source" / "e.md"
+    # the Summary card moves to e.md (deck E); then a new Summary is written in d.md
+    d.write_text("# D\n\n## Other\n\nx\n\n## Twin\n<!-- id: twin1 -->\none\n\n## Twin\n"
+                 "<!-- id: twin2 -->\ntwo\n")
+    e.write_text("# E\n\n## Thing\n\ny\n\n## Summary\n\nold summary\n")
+    anki.import_package(build_project(root, T0 + 5)[0])
+    d.write_text("# D\n\n## Summary\n\nA brand new summary\n\n## Other\n\nx\n\n"
+                 "## Twin\n<!-- id: twin2 -->\ntwo\n")  # and a twin goes
+    package, _, compiled = build_project(root, T0 + 6)
+    anki.import_package(package)
+    moved = next(n.guid for n in compiled.notes if n.card.pos.path == "e.md"
+                 and n.keys.text == "Summary")
+    steps = {s.action: s for s in compiled.steps}
+    assert "tells them apart by their source file" in steps["move"].title
+    assert list(anki.col.find_notes(steps["move"].search)) == [ids[moved]]
+    assert "careful: a card still in 'd.md' has the same question" in steps["delete"].title
+    assert "never all of them" in steps["delete"].title
+    assert steps["delete"].how == ("in Anki's browser, search, select only the note meant, "
+                                   "then Notes > Delete")
+    found = set(anki.col.find_notes(steps["delete"].search))
+    assert found == {ids["twin1"], ids["twin2"]}  # as the step says: both, and which to keep
+
+
+def test_decks_whose_names_differ_only_in_case_are_an_error(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": "# Bio\n\n## Summary\n\ncells\n",
+                                   "b.md": "# bio\n\n## Summary\n\natoms\n",
+                                   "c.md": "# BIO::Sub\n\n## q\n\nz\n"})
+    code, _, err = run(root, "build")
+    assert code == 1 and err.splitlines()[:2] == [
+        "b.md:3:1: E806 the deck 'bio' differs from the deck 'Bio' (a.md) only in letter "
+        "case, which Anki ignores: give both the same name, or two different ones",
+        "c.md:3:1: E806 the deck 'BIO' differs from the deck 'Bio' (a.md) only in letter "
+        "case, which Anki ignores: give both the same name, or two different ones"]
+
+
 # --- 3. git revert and git stash -------------------------------------------------------
 
 def test_a_git_revert_or_stash_of_an_imported_edit_reaches_anki(tmp_path, anki):
