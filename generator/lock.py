@@ -30,9 +30,11 @@ LOCK_NAME = "deck.lock"
 VERSION = 2
 READABLE = (1, 2)  # version 1: no project value, no exact first field, no pending steps
 # How alike a reworded front must be to keep its GUID: with the same back, or without.
-# Short backs ("SoftMax") recur, so even a same-back match needs a related question.
+# Short backs ("SoftMax") recur, so even a same-back match needs a related question; with
+# another back, only a typo fix or rephrasing (0.9 and up), not a templated question with
+# another subject ("Capital of Italy?" / "Capital of Germany?" is 0.78).
 SIMILAR_SAME_BACK = 0.5
-SIMILAR = 0.75
+SIMILAR = 0.9
 WAS = 4  # earlier fronts a row keeps: its first, and the latest ones
 TYPING = 3600  # seconds: a stand-in changed again within this is still being typed
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

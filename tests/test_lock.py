@@ -124,6 +124,17 @@ def test_a_typo_fix_in_the_question_keeps_its_guid_even_with_a_new_back():
     assert again[0].guid == notes[0].guid
 
 
+def test_a_templated_question_about_another_subject_is_a_new_card():
+    notes, _, previous = locked([rc("Capital of Italy?", "Rome")])
+    again, removed, _ = locked([rc("Capital of Germany?", "Berlin")], previous=previous)
+    assert again[0].guid != notes[0].guid and [e.guid for e in removed] == [notes[0].guid]
+    rephrased, _, _ = locked([rc("What's the capital of Italy?", "Rome, since 1871")],
+                             previous=previous)
+    assert rephrased[0].guid != notes[0].guid  # 0.76 alike, another back: a new card
+    same_back, _, _ = locked([rc("What's the capital of Italy?", "Rome")], previous=previous)
+    assert same_back[0].guid == notes[0].guid
+
+
 def test_rewording_is_not_matched_across_files_or_to_unrelated_cards():
     notes, _, previous = locked([rc("Capital of France?", "Paris")])
     other_file, removed, _ = locked([rc("Capital of France, please?", "Paris", path="b.md")],
