@@ -448,6 +448,42 @@ def test_another_projects_lock_stops_the_build(tmp_path, run):
     assert run(mine, "build", "--accept-lock")[0] == 0
 
 
+def version_1_lock(text: str) -> str:
+    """`text` as the tool wrote locks before they had project values and exact fields."""
+    head, _, rows = text.partition("\n")
+    head = re.sub(r'"project": "\w+", ', "", head).replace('"version": 2', '"version": 1')
+    return head + "\n" + re.sub(r'"field": ', '"search": ', rows)
+
+
+def test_two_clones_upgrading_an_old_lock_agree_on_its_project(tmp_path, run):
+    origin = make_project(tmp_path / "origin", {"a.md": "# A\n\n## q1\n\na1\n"})
+    git(origin, "init", "-q", "-b", "main")
+    shutil.copy(Path(__file__).parent.parent / ".gitattributes", origin)
+    run(origin, "build")
+    lock = origin / "source" / "deck.lock"
+    lock.write_text(version_1_lock(lock.read_text()))
+    git(origin, "add", "source", ".gitattributes")
+    git(origin, "commit", "-qm", "a lock of the old format")
+    clones = {}
+    for name in ("laptop", "desktop"):
+        git(tmp_path, "clone", "-q", str(origin), name)
+        clones[name] = tmp_path / name
+        clone = clones[name]
+        (clone / "source" / "a.md").write_text(f"# A\n\n## q1\n\na1\n\n## from {name}\n\nx\n")
+        assert run(clone, "build")[0] == 0
+        git(clone, "commit", "-qam", f"a card from the {name}")
+    projects = {lockfile.read(c / "source" / "deck.lock").project for c in clones.values()}
+    assert len(projects) == 1
+    laptop, desktop = clones["laptop"], clones["desktop"]
+    git(laptop, "push", "-q", "origin", "HEAD:laptop")
+    git(desktop, "fetch", "-q", "origin", "laptop")
+    git(desktop, "merge", "--no-edit", "FETCH_HEAD")
+    (desktop / "source" / "a.md").write_text(
+        "# A\n\n## q1\n\na1\n\n## from desktop\n\nx\n\n## from laptop\n\nx\n")
+    code, _, err = run(desktop, "build")
+    assert code == 0 and "E90" not in err
+
+
 def test_switching_branches_is_not_mistaken_for_an_older_lock(tmp_path, run):
     root = make_project(tmp_path, {"a.md": "# A\n\n## q1\n\na1\n"})
     git(root, "init", "-q", "-b", "main")
