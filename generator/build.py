@@ -76,12 +76,13 @@ class Compiled:
     hashes: dict[int, str]  # note type fingerprints
     shapes: dict[int, str]  # note type shapes (fields and templates)
     remembered: str | None = None  # the lock this machine last wrote, as it was read
+    read: Lock | None = None  # the lock as read: its unchanged rows keep their lines
 
     @functools.cached_property
     def lock_text(self) -> str:
         """The lock this build writes (rendered on demand: while the package compresses)."""
         return lockfile.render_lock(self.rows, self.id_base, self.hashes,
-                                    self.notetype_mods, self.shapes, self.project)
+                                    self.notetype_mods, self.shapes, self.project, self.read)
 
     @functools.cached_property
     def steps(self) -> tuple[pending.Step, ...]:
@@ -198,27 +199,28 @@ def compile_project(project: Project, now: int,
                     rows=assignment.rows, project=assignment.project,
                     hashes=hashes, shapes=shapes, fresh=tuple(fresh),
                     notetype_mods=mods, id_base=id_base, css=style,
-                    remembered=state.remembered_text)
+                    remembered=state.remembered_text, read=lock)
 
 
 def _deck_case_clashes(notes) -> list[Diagnostic]:
     """Anki compares deck names without regard to case: `Bio` and `bio` would be one deck
     to it (it renames one on import), and a search for either finds both."""
+    decks: dict[str, SourcePos] = {}
+    for note in notes:  # each deck at its first card
+        card = note.rendered.card
+        decks.setdefault(card.deck, card.pos)
     first: dict[str, tuple[str, SourcePos]] = {}
-    reported: set[str] = set()
     found = []
-    for note in notes:
-        parts = note.card.deck.split("::")
+    for deck, pos in decks.items():
+        parts = deck.split("::")
         for depth in range(1, len(parts) + 1):
             name = "::".join(parts[:depth])
-            seen, where = first.setdefault(name.casefold(), (name, note.card.pos))
+            seen, where = first.setdefault(name.casefold(), (name, pos))
             if seen != name:
-                if name not in reported:  # once per deck, at its first card
-                    reported.add(name)
-                    found.append(Diagnostic(note.card.pos, "E806", (
-                        f"the deck '{name}' differs from the deck '{seen}' ({where.path}) "
-                        "only in letter case, which Anki ignores: give both the same name, "
-                        "or two different ones")))
+                found.append(Diagnostic(pos, "E806", (
+                    f"the deck '{name}' differs from the deck '{seen}' ({where.path}) only in "
+                    "letter case, which Anki ignores: give both the same name, or two "
+                    "different ones")))
                 break
     return found
 

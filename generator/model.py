@@ -148,6 +148,7 @@ class Lock:
     notetypes: tuple[tuple[int, str, int, str], ...] = ()  # (id, hash, mod, shape hash)
     project: str = ""  # random, made once: new GUIDs are unique to the project
     reconciled: str = ""  # what reading a merged (conflicted) lock did, if it was one
+    lines: tuple[str, ...] = ()  # each note's line as read, when the file is as written
 
 
 @by_constructor

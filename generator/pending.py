@@ -54,16 +54,22 @@ def steps(rows) -> tuple[Step, ...]:
     deletes: dict[tuple[str, bool], list[LockEntry]] = {}
     moves: dict[tuple[str, str], list[LockEntry]] = {}
     empties: dict[str, list[LockEntry]] = {}
-    live = {row.guid for row in rows if not row.removed}
-    twins = _Twins(rows)
+    live: set[str] | None = None
     for row in rows:
         if row.delete:  # its cards are where the last deck move left them
-            standin = bool(row.after) and row.after in live
+            standin = False
+            if row.after:  # a stand-in, if the note it stood in for is back
+                if live is None:
+                    live = {r.guid for r in rows if not r.removed}
+                standin = row.after in live
             deletes.setdefault((row.moved_from or row.deck, standin), []).append(row)
         if row.moved_from and not row.removed:
             moves.setdefault((row.moved_from, row.deck), []).append(row)
         if row.empty and not row.removed:
             empties.setdefault(row.deck, []).append(row)
+    if not (deletes or moves or empties):
+        return ()  # most builds: nothing more to look at
+    twins = _Twins(rows)
     found = []
     for (deck, standin), group in sorted(deletes.items()):
         group = sorted(group, key=lambda r: (r.file, r.front_text))

@@ -371,6 +371,22 @@ def test_a_lock_row_with_a_wrong_value_is_a_corrupt_lock():
             lock.parse(bad)
 
 
+def test_unchanged_rows_keep_their_lines_and_the_lock_is_the_same_as_written_anew():
+    cards = [rc("q", "a"), rc("ünï", "b", line=4), rc("{{c1::x}} y", "", kind=Kind.CLOZE),
+             rc('say "hi"\\', "c", deck="Other")]
+    first = lock.assign(cards, Lock(project=PROJECT), NOW)
+    text = write(first)
+    read = lock.parse(text)
+    assert len(read.lines) == len(read.notes) == 4
+    again = lock.assign(cards[:2] + [rc("changed", "d")] + cards[3:], read, NOW + 5)
+    assert sum(row is entry for row in again.rows for entry in read.notes) == 3
+    args = (NOW * 1000, {}, {}, {}, PROJECT)
+    assert lock.render_lock(again.rows, *args, read=read) == lock.render_lock(again.rows, *args)
+    # a lock laid out otherwise (edited by hand) is read, and its lines are not reused
+    pretty = json.dumps(json.loads(text), indent=2)
+    assert lock.parse(pretty).lines == () and lock.parse(pretty).notes == read.notes
+
+
 def test_a_lock_row_is_the_json_of_its_fields():
     """Rows are written by hand for speed; they must read as the same JSON, byte for byte,
     as the standard encoder writes it, and read back as the same row."""
