@@ -75,7 +75,7 @@ class Compiled:
     project: str  # the lock's project value
     hashes: dict[int, str]  # note type fingerprints
     shapes: dict[int, str]  # note type shapes (fields and templates)
-    remembered: str | None = None  # the lock this machine last wrote, as it was read
+    mirrored: bool = False  # this machine's memory was the lock as read
     read: Lock | None = None  # the lock as read: its unchanged rows keep their lines
 
     @functools.cached_property
@@ -199,7 +199,7 @@ def compile_project(project: Project, now: int,
                     rows=assignment.rows, project=assignment.project,
                     hashes=hashes, shapes=shapes, fresh=tuple(fresh),
                     notetype_mods=mods, id_base=id_base, css=style,
-                    remembered=state.remembered_text, read=lock)
+                    mirrored=state.mirrored, read=lock)
 
 
 def _deck_case_clashes(notes) -> list[Diagnostic]:
@@ -368,7 +368,7 @@ class _LockState:
     lock: Lock
     project: str
     remembered: Lock | None  # None: no memory, or it says what the lock says
-    remembered_text: str | None
+    mirrored: bool  # the memory is the lock as read (the usual case)
     diagnostics: tuple[Diagnostic, ...] = ()
     missing: bool = False  # no lock, though this machine built these sources with one
     checked: bool = True  # whether to compare the lock with the memory
@@ -401,7 +401,7 @@ def _read_lock(project: Project, choice: LockChoice) -> _LockState:
         if not (choice.reset or choice.restore):
             kept = ("; this machine kept a copy of the last lock it wrote: --restore-lock "
                     "takes it back" if memory.parse(remembered_text) is not None else "")
-            return _LockState(Lock(), "", None, remembered_text, (Diagnostic(
+            return _LockState(Lock(), "", None, False, (Diagnostic(
                 SourcePos(lockfile.LOCK_NAME, error.line, error.col), "E901",
                 error.message + kept),), checked=False)
         lock = None
@@ -411,29 +411,29 @@ def _read_lock(project: Project, choice: LockChoice) -> _LockState:
     if choice.reset:  # new identities, but derived as before where a project value is known
         project_id = remembered.project if remembered is not None else lock.project if same \
             else ""
-        return _LockState(Lock(project=project_id), project_id, remembered, remembered_text,
+        return _LockState(Lock(project=project_id), project_id, remembered, False,
                           checked=False)
     found = ()
     if lock is not None and lock.reconciled:
         found = (Diagnostic(SourcePos(lockfile.LOCK_NAME, 1), "W905", lock.reconciled),)
     if choice.restore:
         if remembered is None and lock is not None:
-            return _LockState(lock, lock.project, None, remembered_text, found, checked=False)
+            return _LockState(lock, lock.project, None, same, found, checked=False)
         if remembered is None:
             raise DeckError("there is no copy of a lock in 'build/' to restore: this machine "
                             "has not built these sources before; restore the lock from git")
         # another project's lock is put aside, not merged in
         keep = lock is not None and not memory.another_project(lock, remembered)
         merged = lockfile.merge(remembered, lock) if keep else lockfile.merge(remembered)
-        return _LockState(merged, remembered.project, remembered, remembered_text,
+        return _LockState(merged, remembered.project, remembered, False,
                           found if keep else (), checked=False)
     if lock is None:
         missing = remembered is not None and any(not e.removed for e in remembered.notes)
         return _LockState(Lock(), remembered.project if remembered else "", remembered,
-                          remembered_text, missing=missing and not choice.accept,
+                          False, missing=missing and not choice.accept,
                           checked=False)
     return _LockState(lock, lock.project or (remembered.project if remembered else ""),
-                      remembered, remembered_text, found, checked=not choice.accept)
+                      remembered, same, found, checked=not choice.accept)
 
 
 def build_time() -> int:
@@ -503,7 +503,8 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         raise DeckError(f"'{_shown(Path(error.item.source))}' changed while the package was "
                         "being written; nothing was written, run 'deck build' again") from None
     try:
-        if _read_text(project.lock_path) != compiled.lock_text:
+        changed = _read_text(project.lock_path) != compiled.lock_text
+        if changed:
             lockfile.write_atomic(project.lock_path, compiled.lock_text)
     except OSError as error:
         raise DeckError(f"wrote '{_shown(output)}' but cannot update the lock "
@@ -513,7 +514,7 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         raise Interrupted(f"interrupted after writing '{_shown(output)}' and before updating "
                           f"the lock '{_shown(project.lock_path)}' (the old one is intact); "
                           "run 'deck build' again") from None
-    if compiled.remembered != compiled.lock_text:
+    if changed or not compiled.mirrored:
         memory.remember(project.memory_path, compiled.lock_text)
     cache.record_output(output, digest)
     notes = compiled.notes
