@@ -499,6 +499,30 @@ def test_switching_branches_is_not_mistaken_for_an_older_lock(tmp_path, run):
     assert code == 0 and "E90" not in err
 
 
+@pytest.mark.parametrize("feature, main_card", [
+    ("## What does ATP stand for?\n\nAdenosine triphosphate\n",
+     "## What does ATP stand for in biology?\n\nAdenosine triphosphate\n"),
+    ("REWORD", "## What is ATP used for?\n\nEnergy\n"),
+], ids=["a_similar_card_added_on_each_branch", "a_card_reworded_on_the_other_branch"])
+def test_work_on_another_branch_is_not_an_older_lock(tmp_path, run, feature, main_card):
+    base = "# Bio\n\n## What is a cell?\n\nA unit\n\n## What is ATP?\n\nEnergy\n"
+    root = make_project(tmp_path, {"bio.md": base})
+    git(root, "init", "-q", "-b", "main")
+    run(root, "build")
+    git(root, "add", "source")
+    git(root, "commit", "-qm", "base")
+    git(root, "checkout", "-q", "-b", "feature")
+    text = base.replace("What is ATP?", "What is ATP used for?") if feature == "REWORD" \
+        else base + "\n" + feature
+    (root / "source" / "bio.md").write_text(text)
+    assert run(root, "build")[0] == 0
+    git(root, "commit", "-qam", "feature")
+    git(root, "checkout", "-q", "main")
+    (root / "source" / "bio.md").write_text(base + "\n" + main_card)
+    code, _, err = run(root, "build")
+    assert code == 0 and "E90" not in err
+
+
 # --- 8. a cloze number taken out ---------------------------------------------------------
 
 def test_a_cloze_number_taken_out_leaves_an_empty_card_and_says_so(tmp_path, anki, run):
