@@ -29,8 +29,9 @@ def check_card(rendered: RenderedCard) -> list[Diagnostic]:
         pos = card.pos if name in ("front", "text") else SourcePos(
             card.pos.path, card.back_line or card.pos.line)
         if rendered.raw_html:  # our own HTML is balanced; only the author's needs a look
-            found += [Diagnostic(pos, code, f"in the {name}, {message}")
-                      for code, message in _html_problems(html)]
+            found += [Diagnostic(_position(card, name, tag) or pos, code,
+                                 f"in the {name}, {message}")
+                      for code, message, tag in _html_problems(html)]
         if name in ("front", "text") and _renders_empty(html):
             found.append(Diagnostic(pos, "E109", f"the {name} renders empty in Anki"))
         elif name == "back" and _renders_empty(html):
@@ -61,15 +62,17 @@ def _renders_empty(html: str) -> bool:
 
 
 class _Balance(HTMLParser):
+    """Problems as (code, message, the tag as written, to find it in the source)."""
+
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
-        self.problems: list[tuple[str, str]] = []
+        self.problems: list[tuple[str, str, str]] = []
 
     def handle_starttag(self, tag, attrs):
         if tag in _STRIPPED:
             self.problems.append(("W701", f"'<{tag}>' is removed by Anki's editor and does "
-                                  "not run reliably on AnkiMobile or AnkiDroid"))
+                                  "not run reliably on AnkiMobile or AnkiDroid", f"<{tag}"))
         if tag not in _VOID:
             self.stack.append(tag)
 
@@ -81,21 +84,41 @@ class _Balance(HTMLParser):
                 top = self.stack.pop()
                 if top == tag:
                     return
-                self.problems.append(("E702", f"'<{top}>' is never closed"))
-        else:
-            self.problems.append(("E702", f"'</{tag}>' closes a tag that was never opened"))
+                self.problems.append(("E702", f"'<{top}>' is never closed", f"<{top}"))
+        else:  # browsers, and Anki, ignore it: nothing breaks
+            self.problems.append(("W703", f"'</{tag}>' closes a tag that was never opened; "
+                                  "it is ignored: remove it", f"</{tag}"))
 
 
-def _html_problems(html: str) -> list[tuple[str, str]]:
+def _html_problems(html: str) -> list[tuple[str, str, str]]:
     parser = _Balance()
     parser.feed(html)
     parser.close()
     problems = parser.problems
     problems += [("E702", f"'<{tag}>' is never closed; the rest of the card would "
-                  "take its formatting") for tag in parser.stack]
+                  "take its formatting", f"<{tag}") for tag in parser.stack]
     if html.count("<!--") > html.count("-->"):
-        problems.append(("E702", "'<!--' is never closed; it would hide the rest of the card"))
+        problems.append(("E702", "'<!--' is never closed; it would hide the rest of the card",
+                         "<!--"))
     return problems
+
+
+def _position(card, name: str, tag: str) -> SourcePos | None:
+    """Where `tag` is written in the card's source: the heading (and what stands above a
+    `?`) for the front, the answer for the back."""
+    if name in ("front", "text"):
+        heading, _, extra = card.front.partition("\n\n")
+        spots = ((heading, card.pos.line, card.pos.col + 3), (extra, card.front_line, 1))
+    else:
+        spots = ((card.back, card.back_line, 1),)
+    for text, first, col in spots:
+        at = text.lower().find(tag)
+        if at != -1 and first:
+            before = text.count("\n", 0, at)
+            start = text.rfind("\n", 0, at) + 1
+            return SourcePos(card.pos.path, first + before, (col if not before else 1)
+                             + at - start)
+    return None
 
 
 MAX_CLOZE = 65535  # a card's template ordinal is 16 bits in Anki's collection

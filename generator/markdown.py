@@ -13,6 +13,7 @@ from html import escape
 from typing import Any, Callable
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import unescapeAll
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
@@ -20,6 +21,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from generator import highlight
+from generator.diagnostics import short
 
 # env keys a caller passes: warn (callable(line, code, message), line 0-based in the text),
 # image (callable(src, line) -> the stored name or None), cloze (bool: the text is a cloze
@@ -118,27 +120,99 @@ _STRAY_DOLLAR = re.compile(r"(?<![\\\w$])\$\$?(?=[^\s\d$])")
 _MATH = ("math_inline", "math_inline_double", "math_block")
 
 
+# `$ x_t $`: not a formula by the pandoc rule (no space inside the dollars), though its
+# content looks like one, so Markdown reads its `_` and `*` as emphasis
+_PADDED = re.compile(r"(?<![\\$\w])\$(\s*)([^$\s][^$\n]*?)(\s*)\$(?![\d$])")
+_MATHLIKE = re.compile(r"[\\_^{}=]")
+
+
 def _check_math(state) -> None:
-    """Core rule, before escapes are merged into text: report unclosed and empty formulas."""
+    """Core rule, before escapes are merged into text: report unclosed and empty formulas,
+    and `$ ... $` pairs that are no formula only because of the spaces inside them."""
     warn = state.env.get("warn") if isinstance(state.env, dict) else None
     if warn is None or state.env.get("math_checked"):
         return
+    where = _Columns(state.env.get("lines"))
     for token in state.tokens:
         if token.type in _MATH and not token.content.strip():
             warn(token.map[0] if token.map else 0, "E202", "empty formula")
         if not token.children or ("$" not in token.content and "\\" not in token.content):
             continue  # no formula and no dollar sign in this paragraph or heading
-        line = token.map[0] if token.map else 0
+        line = first = token.map[0] if token.map else 0
+        for at, message, text in _unclosed_display(token.content):
+            line_at = first + token.content.count("\n", 0, at)
+            warn(line_at, "E201", message, where.col(line_at, text))
+        padded = set()
+        for match in _PADDED.finditer(token.content):
+            if (match.group(1) or match.group(3)) and _MATHLIKE.search(match.group(2)):
+                at = first + token.content.count("\n", 0, match.start())
+                padded.add(at)
+                warn(at, "W204", f"'{short(match.group(), 40)}' is not a formula: a '$' "
+                     "formula has no space just inside its dollars, so Markdown reads its "
+                     "'_' and '*' as emphasis; write it without those spaces, or as "
+                     "'\\(...\\)'", where.col(at, match.group()))
+        dollars = 0
         for child in token.children:
             if child.type in ("softbreak", "hardbreak"):
                 line += 1
             elif child.type in _MATH and not child.content.strip():
                 warn(line, "E202", "empty formula")
+            elif child.type in ("em_open", "strong_open") and dollars % 2 and \
+                    line not in padded:
+                padded.add(line)
+                warn(line, "W204", "emphasis between two '$': if they hold a formula, "
+                     "write it without spaces just inside the dollars, or as '\\(...\\)'",
+                     where.col(line, "$"))
             elif child.type == "text" and "$" in child.content:
+                dollars += child.content.count("$") - child.content.count("\\$")
+                offset = where.col(line, child.content) - 1
                 for stray in _STRAY_DOLLAR.finditer(child.content):
                     warn(line, "E201", f"'{stray.group()}' opens a formula that is never "
                          "closed (the closing '$' must follow text, not a space); write "
-                         "'\\$' for a dollar sign")
+                         "'\\$' for a dollar sign", offset + stray.start() + 1)
+
+
+_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
+_BRACKET_OPEN = re.compile(r"(?<!\\)(?:\\\\)*(\\[\[(])")
+_DOUBLE = re.compile(r"(?<![\\$])\$\$(?!\$)")
+
+
+def _unclosed_display(content: str) -> list[tuple[int, str, str]]:
+    """`\\[`, `\\(` and `$$` that open a formula never closed in this paragraph (code
+    spans aside): markdown-it shows them as text (`\\[` even loses its backslash)."""
+    if "$$" not in content and "\\" not in content:
+        return []
+    content = _CODE_SPAN.sub(lambda m: " " * len(m.group()), content)
+    found = []
+    for opening in _BRACKET_OPEN.finditer(content):
+        mark = opening.group(1)
+        closer = "\\]" if mark == "\\[" else "\\)"
+        if content.find(closer, opening.end()) == -1:
+            found.append((opening.start(1), f"'{mark}' opens a formula that is never closed "
+                          f"with '{closer}'; write '\\{mark}' for a backslash before "
+                          "a bracket", mark))
+    doubles = list(_DOUBLE.finditer(content))
+    if len(doubles) % 2:
+        found.append((doubles[-1].start(), "'$$' opens a display formula that is never "
+                      "closed with '$$'; write '\\$\\$' for two dollar signs", "$$"))
+    return found
+
+
+class _Columns:
+    """Columns of text found in the source lines, searched left to right on each line
+    (inline tokens carry only the line they start on)."""
+
+    def __init__(self, lines: list[str] | None):
+        self.lines, self.cursor = lines or [], {}
+
+    def col(self, line: int, text: str) -> int:
+        if not 0 <= line < len(self.lines):
+            return 1
+        found = self.lines[line].find(text, self.cursor.get(line, 0))
+        if found == -1:
+            return 1
+        self.cursor[line] = found + 1
+        return found + 1
 
 
 def _math(self, tokens, idx, options, env) -> str:
@@ -149,21 +223,66 @@ def _math(self, tokens, idx, options, env) -> str:
     if token.type == "math_inline":
         return "\\(" + escape(latex, quote=False) + "\\)"
     display = "\\[" + escape(latex.strip("\n"), quote=False) + "\\]"
-    if token.type == "math_inline_double":
-        return display
+    if token.type == "math_inline_double":  # in a paragraph: a box that scrolls too
+        return f'<span class="math display">{display}</span>'
     return f'<div class="math">{display}</div>\n'
 
 
 def _fence(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
-    info = token.info.strip()  # empty for an indented code block
-    lang = info.split(maxsplit=1)[0] if info else ""
+    lang = fence_language(token.info)  # empty for an indented code block
     html, known = highlight.highlight(token.content, lang)
     if not known and "warn" in env:
         env["warn"](token.map[0] if token.map else 0, "W301",
                     f"unknown code language '{lang}'; rendered as plain text")
     cls = f' class="language-{escape(lang)}"' if lang else ""
     return f'<pre class="highlight"><code{cls}>{html}</code></pre>\n'
+
+
+_PANDOC_CLASS = re.compile(r"[{\s]\.([^\s.}=]+)")
+
+
+def fence_language(info: str) -> str:
+    """The language a fence's info string names: its first word, with backslash escapes
+    and entities resolved as CommonMark does (` ```c\\+\\+ `), or the first class of a
+    pandoc attribute list (` ```{.python .input} `)."""
+    info = unescapeAll(info).strip()
+    if info.startswith("{"):
+        first = _PANDOC_CLASS.search(info)
+        return first.group(1) if first else ""
+    return info.split(maxsplit=1)[0] if info else ""
+
+
+def _outside_code_spans(rule):
+    """`rule` (a formula), unless its closing delimiter lies inside a code span that opens
+    within it: a code span binds tighter, as CommonMark makes it bind tighter than links
+    and emphasis (`Price $4, see `$PATH` here` holds no formula)."""
+    def guarded(state: StateInline, silent: bool) -> bool:
+        start = state.pos
+        if not rule(state, True):
+            return False
+        end, state.pos = state.pos, start
+        if "`" in state.src[start:end] and _crosses_code_span(state.src, start, end):
+            return False
+        return rule(state, silent)
+
+    return guarded
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def _crosses_code_span(src: str, start: int, end: int) -> bool:
+    """Whether a run of backticks inside src[start:end] opens a code span that closes at
+    or after `end` (a run without a closing run of the same length is literal text)."""
+    for run in _BACKTICKS.finditer(src, start, end):
+        closer = re.compile(r"(?<!`)" + "`" * len(run.group()) + r"(?!`)")
+        closing = closer.search(src, run.end())
+        if closing is not None and closing.start() >= end - 1:
+            return True
+        if closing is not None:
+            return _crosses_code_span(src, closing.end(), end)
+    return False
 
 
 def _image(self, tokens, idx, options, env) -> str:
@@ -193,15 +312,25 @@ def _table_close(self, tokens, idx, options, env) -> str:
     return "</table>\n</div>\n"
 
 
+# markdown-it stops reading a document nested deeper than this (and drops the rest); its
+# default, 20, is reached by a list ten levels deep, which GitHub renders
+MAX_NESTING = 100
+
+
 @functools.lru_cache(maxsize=1)
 def parser() -> MarkdownIt:
     """The one parser instance; it keeps no state between documents."""
-    md = MarkdownIt("commonmark", {"typographer": False}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"typographer": False, "maxNesting": MAX_NESTING}
+                    ).enable(["table", "strikethrough"])
     md.core.ruler.disable("normalize")  # done by `_normalized`, only when needed
     front_matter_plugin(md)
+    # no blank line inside `$$`, as on GitHub and in LaTeX: a `$$` left open cannot swallow
+    # the cards below it
     dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False,
-                      double_inline=True)
-    md.inline.ruler.before("escape", "math_brackets", _bracket_inline)
+                      allow_blank_lines=False, double_inline=True)
+    dollar = next(r.fn for r in md.inline.ruler.__rules__ if r.name == "math_inline")
+    md.inline.ruler.at("math_inline", _outside_code_spans(dollar))
+    md.inline.ruler.before("escape", "math_brackets", _outside_code_spans(_bracket_inline))
     md.block.ruler.before("paragraph", "math_brackets_block", _bracket_block,
                           {"alt": ["paragraph", "reference", "blockquote", "list"]})
     md.core.ruler.before("text_join", "check_math", _check_math)

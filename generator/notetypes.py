@@ -104,6 +104,7 @@ table { border-collapse: collapse; }
 th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; }
 .nightMode th, .nightMode td, .night_mode th, .night_mode td { border-color: #3d444d; }
 .math { max-width: 100%; overflow-x: auto; }
+span.math { display: block; }
 img { max-width: 100%; height: auto; }
 a { color: #0969da; }
 .nightMode a, .night_mode a { color: #4493f8; }

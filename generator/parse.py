@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from markdown_it.token import Token
 
 from generator import markdown
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, short
 from generator.model import Card, Kind, SourcePos, nfc
 
 CLOZE_RE = re.compile(r"\{\{c\d+::")
@@ -66,6 +66,10 @@ def parse_tokens(path: str, text: str, env: dict | None = None
         meta, problem = _front_matter(tokens[0].content)
         if problem:
             diagnostics.append(Diagnostic(SourcePos(path, 1), "E106", problem))
+    elif _FRONT_MATTER_START.match(text):
+        diagnostics.append(Diagnostic(SourcePos(path, 1), "E106", (
+            "front matter opened here is never closed with a '---' line, so its deck name "
+            "and tags are not read: add the closing '---'")))
 
     headings = [(i, t) for i, t in enumerate(tokens)
                 if t.type == "heading_open" and t.level == 0 and t.tag in ("h1", "h2")]
@@ -92,6 +96,7 @@ def parse_tokens(path: str, text: str, env: dict | None = None
             if token.type in ("fence", "code_block"):
                 code.update(range(token.map[0], token.map[1]))
 
+    diagnostics += structure(path, tokens, lines)
     cards = []
     for n, (i, token) in enumerate(headings):
         if token.tag != "h2":
@@ -100,10 +105,119 @@ def parse_tokens(path: str, text: str, env: dict | None = None
         end = tokens[following].map[0] if following < len(tokens) else len(lines)
         card, found = _card(path, deck, file_kind, file_tags, tokens[i + 1].content.strip(),
                             token.map, end, lines, protected, code)
+        if following < len(tokens) and tokens[following].markup in ("=", "-"):
+            found = [_no_back_but_setext(d, tokens[following], lines) for d in found]
         diagnostics += found
         if card is not None:
             cards.append(_with_tokens(card, tokens, i, following))
     return cards, tuple(diagnostics)
+
+
+_FRONT_MATTER_START = re.compile(r"---[ \t]*\n(?:[ \t]*\n)*[A-Za-z_][\w-]*[ \t]*:")
+_HEADING_LINE = re.compile(r" {0,3}#{1,2}(?:[ \t]|$)")
+_CLOSERS = {"<!--": "-->", "<?": "?>", "<![CDATA[": "]]>", "<pre": "</pre>",
+            "<script": "</script>", "<style": "</style>", "<textarea": "</textarea>"}
+
+
+def structure(path: str, tokens: list[Token], lines: list[str]) -> list[Diagnostic]:
+    """What the block structure does to the cards that the author may not see: a construct
+    left open that swallows the headings below it (E111), nesting too deep for the parser
+    (E114), text that belongs to no card (W112), a setext heading that starts a card
+    (W113). Every line of a file ends up in a card, in the title, front matter or a
+    comment, or has a finding."""
+    found = []
+    deepest = max((t for t in tokens if t.map), key=lambda t: t.level, default=None)
+    if deepest is not None and deepest.level >= markdown.MAX_NESTING - 1:
+        found.append(Diagnostic(SourcePos(path, deepest.map[0] + 1), "E114", (
+            f"lists or quotes nested deeper than {markdown.MAX_NESTING // 2} levels here: "
+            "Markdown stops reading at this depth, so the rest of the file would be lost; "
+            "nest less deeply")))
+    titled = inside = False
+    outside: list[Token] = []
+
+    def leave() -> None:
+        if outside:
+            first, last = outside[0].map[0], max(t.map[1] for t in outside)
+            found.append(Diagnostic(SourcePos(path, first + 1), "W112", (
+                f"text outside any card (lines {first + 1}-{last}) is left out of the deck: "
+                "start a card with a '## ' heading above it, or move it into one")))
+            outside.clear()
+
+    for token in tokens:
+        if token.level or not token.map or token.type.endswith("_close") or \
+                token.type in ("inline", "front_matter"):
+            continue
+        found += _runaway(path, token, lines)
+        if token.type == "heading_open" and token.tag in ("h1", "h2"):
+            if token.markup in ("=", "-"):
+                found.append(_setext(path, token, lines))
+            if token.tag == "h2":
+                leave()
+                inside = True
+                continue
+            inside = False
+            if not titled:  # the first `# ` names the deck
+                titled = True
+                leave()
+                continue
+        if not inside and not (token.type == "html_block" and _comment(token.content)):
+            outside.append(token)
+    leave()
+    if not any(t.type == "heading_open" and t.tag == "h2" and not t.level for t in tokens):
+        found = [d for d in found if d.code != "W112"]  # W108 says it for the whole file
+    return found
+
+
+def _comment(html: str) -> bool:
+    return html.strip().startswith("<!--") and html.strip().endswith("-->")
+
+
+def _runaway(path: str, token: Token, lines: list[str]) -> list[Diagnostic]:
+    """E111 for a fence, raw HTML or display formula that takes in the headings below it."""
+    if token.type not in ("fence", "html_block", "math_block"):
+        return []
+    start, end = token.map
+    opener = lines[start].strip()
+    if token.type == "fence":
+        marker = token.markup
+        last = lines[end - 1].strip() if end - 1 > start else ""
+        if last and set(last) == {marker[0]} and len(last) >= len(marker):
+            return []  # closed: a heading inside it is code, on purpose
+        what, fix = f"code fence ('{marker}')", f"close it with '{marker}'"
+    elif token.type == "math_block":
+        what, fix = "display formula ('$$')", "close it with '$$' before the heading"
+    else:
+        closer = next((c for o, c in _CLOSERS.items() if opener.lower().startswith(o)), "")
+        what = f"raw HTML ('{short(opener, 20)}')"
+        fix = f"close it with '{closer}'" if closer else "put a blank line after the HTML"
+    hidden = [n for n in range(start + 1, end) if _HEADING_LINE.match(lines[n])]
+    if not hidden:
+        return []
+    count = f"{len(hidden)} heading{'' if len(hidden) == 1 else 's'}"
+    return [Diagnostic(SourcePos(path, start + 1), "E111", (
+        f"the {what} opened here runs to line {end}, so it hides {count} below it (the "
+        f"first: '{short(lines[hidden[0]].strip(), 40)}' at line {hidden[0] + 1}): {fix}"))]
+
+
+def _no_back_but_setext(found: Diagnostic, heading: Token, lines: list[str]) -> Diagnostic:
+    """E102 where the back is there, but became the next card's heading."""
+    if found.code != "E102":
+        return found
+    under = heading.map[1] - 1
+    text = short(" ".join(lines[n].strip() for n in range(heading.map[0], under)), 40)
+    return Diagnostic(found.pos, "E102", (
+        f"card has no back: its text '{text}' became a heading of its own, because of the "
+        f"'{lines[under].strip()}' line under it (line {under + 1}); put a blank line "
+        f"before '{lines[under].strip()}'"))
+
+
+def _setext(path: str, token: Token, lines: list[str]) -> Diagnostic:
+    under = token.map[1] - 1
+    kind = "'## ' heading, which starts a card" if token.tag == "h2" else "'# ' heading"
+    text = short(" ".join(lines[n].strip() for n in range(token.map[0], under)), 40)
+    return Diagnostic(SourcePos(path, under + 1), "W113", (
+        f"the '{lines[under].strip()}' line under '{text}' makes that text a {kind} (a "
+        "setext heading); put a blank line before it to draw a line instead"))
 
 
 def _with_tokens(card: Card, tokens: list[Token], heading: int, following: int) -> CardTokens:

@@ -22,9 +22,9 @@ class _Fields:
         """markdown-it's env; token line `n` is file line `first_line + n`."""
         path = self.card.pos.path
 
-        def warn(line: int, code: str, message: str) -> None:
-            self.diagnostics.append(Diagnostic(SourcePos(path, first_line + line), code,
-                                               message))
+        def warn(line: int, code: str, message: str, col: int = 1) -> None:
+            self.diagnostics.append(Diagnostic(SourcePos(path, first_line + line, col),
+                                               code, message))
 
         def image(src: str, line: int) -> str | None:
             try:
@@ -93,10 +93,10 @@ def render_file(path: str, text: str, media: MediaResolver
     """Every card of one source file, rendered, with what parsing and rendering found."""
     diagnostics: list[Diagnostic] = []
 
-    def warn(line: int, code: str, message: str) -> None:
-        diagnostics.append(Diagnostic(SourcePos(path, line + 1), code, message))
+    def warn(line: int, code: str, message: str, col: int = 1) -> None:
+        diagnostics.append(Diagnostic(SourcePos(path, line + 1, col), code, message))
 
-    sources, found = parse_tokens(path, text, {"warn": warn})
+    sources, found = parse_tokens(path, text, {"warn": warn, "lines": text.split("\n")})
     diagnostics += found
     rendered = []
     for source in sources:

@@ -31,8 +31,14 @@ PAIRS = [
     ("E109", "## <!-- todo -->\n\nback\n", "## q\n\nback\n"),
     ("W109", "## q\n\n<!-- answer later -->\n", "## q\n\nan answer\n"),
     ("W110", "## q\n\n<!-- tags: late -->\nanswer\n", "## q\n<!-- tags: late -->\nanswer\n"),
+    ("E111", "## q\n\n```\ncode\n\n## r\n\nb\n", "## q\n\n```\ncode\n```\n\n## r\n\nb\n"),
+    ("W112", "Intro text.\n\n## q\n\na\n", "## Intro\n\nIntro text.\n\n## q\n\na\n"),
+    ("W113", "## q\n\nsome text\n---\nmore\n", "## q\n\nsome text\n\n---\nmore\n"),
+    ("E114", "## q\n\n" + "".join("  " * i + "- x\n" for i in range(60)),
+     "## q\n\n" + "".join("  " * i + "- x\n" for i in range(9))),
     ("E201", "## q\n\ncosts $x and more\n", "## q\n\ncosts \\$x and more\n"),
     ("E202", "## q\n\nempty $$$$ formula \\(\\)\n", "## q\n\na $x$ formula\n"),
+    ("W204", "## q\n\nthe rate $ x_t $ grows\n", "## q\n\nthe rate $x_t$ grows\n"),
     ("W301", "## q\n\n```pyhton\nx = 1\n```\n", "## q\n\n```python\nx = 1\n```\n"),
     ("E401", "## q\n\n![](nowhere.png)\n", "## q\n\n![](dot.png)\n"),
     ("E402", "## q\n\n![](../../../etc/x.png)\n", "## q\n\n![](dot.png)\n"),
@@ -46,6 +52,7 @@ PAIRS = [
      "## The capital of France is {{c1::Paris}}\n"),
     ("W701", "## q\n\n<script>alert(1)</script>\n", "## q\n\n<b>bold</b>\n"),
     ("E702", "## q\n\n<div>open\n", "## q\n\n<div>open</div>\n"),
+    ("W703", "## q\n\ntext</p> more\n", "## q\n\ntext more\n"),
     ("E806", "---\ndeck: Other\n---\n## q\n\na\n", "---\ndeck: Another\n---\n## q\n\na\n"),
 ]
 
@@ -72,6 +79,17 @@ def test_lock_codes_deck_changed_and_removed(tmp_path):
     diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
     assert [(d.code, str(d.pos)) for d in diagnostics] == [("W803", "a.md:1:1"),
                                                            ("W802", "a.md:3:1")]
+
+
+def test_findings_point_at_their_cause(tmp_path):
+    """Line and column of the character at fault, two on one line told apart."""
+    root = make_project(tmp_path, {"a.md": (
+        "## q\n\nCosts $x and $y here.\n\nfirst line\nsecond </b> line\n\n"
+        "and <i>open\n\n$$\nnever closed\n\ntext \\[ too\n")})
+    found = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
+    assert [(str(d.pos), d.code) for d in found] == [
+        ("a.md:3:7", "E201"), ("a.md:3:14", "E201"), ("a.md:6:8", "W703"),
+        ("a.md:8:5", "E702"), ("a.md:10:1", "E201"), ("a.md:13:6", "E201")]
 
 
 def test_lock_code_a_new_pinned_id_on_a_card_that_had_one(tmp_path):

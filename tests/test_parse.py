@@ -31,10 +31,15 @@ def test_heading_is_front_and_text_up_to_next_heading_is_back():
     assert cards[0].back_line == 5
 
 
-def test_headings_inside_code_are_code_and_setext_headings_count():
-    cards = one("## q\n\n```\n## not a card\n?\n```\n\nSetext card\n-----------\nback\n")
+def test_headings_inside_code_are_code_and_setext_headings_count_and_are_named():
+    cards, diagnostics = parse_file("deck.md", "## q\n\n```\n## not a card\n?\n```\n\n"
+                                    "Setext card\n-----------\nback\n")
     assert [c.front for c in cards] == ["q", "Setext card"]
     assert "## not a card\n?" in cards[0].back
+    assert [str(d) for d in diagnostics] == [
+        "deck.md:9:1: W113 the '-----------' line under 'Setext card' makes that text a '## ' "
+        "heading, which starts a card (a setext heading); put a blank line before it to "
+        "draw a line instead"]
 
 
 def test_question_mark_line_splits_a_longer_front():
