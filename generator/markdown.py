@@ -320,8 +320,11 @@ MAX_NESTING = 100
 @functools.lru_cache(maxsize=1)
 def parser() -> MarkdownIt:
     """The one parser instance; it keeps no state between documents."""
-    md = MarkdownIt("commonmark", {"typographer": False, "maxNesting": MAX_NESTING}
-                    ).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"typographer": False, "maxNesting": MAX_NESTING,
+                                   "linkify": True}
+                    ).enable(["table", "strikethrough", "linkify"])
+    # bare URLs become links, as on GitHub; not bare domains (`file.py` is no address)
+    md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
     md.core.ruler.disable("normalize")  # done by `_normalized`, only when needed
     front_matter_plugin(md)
     # no blank line inside `$$`, as on GitHub and in LaTeX: a `$$` left open cannot swallow
