@@ -253,7 +253,8 @@ def browser():
 
 @pytest.fixture
 def open_page(browser):
-    """open_page(index, width=1200) -> a loaded page in its own context."""
+    """open_page(index, width=1200) -> a loaded page in its own context; `page.errors` and
+    `page.dialogs` collect script errors and dialogs from the start."""
     contexts = []
 
     def load(index: Path, width: int = 1200, height: int = 900):
@@ -261,10 +262,13 @@ def open_page(browser):
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []
+        dialogs: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(index.as_uri())
         page.wait_for_function("window.deckPreview !== undefined")
         page.errors = errors
+        page.dialogs = dialogs
         return page
 
     yield load
@@ -456,6 +460,50 @@ def test_unrenderable_formula_shows_its_latex(tmp_path, open_page):
         assert shown["width"] > 0 and shown["height"] > 0, shown
     # the card says so, too
     assert "W203" in page.locator("article.preview-card .findings").inner_text()
+
+
+SCRIPT_IN_FORMULAS = (
+    "# S\n\n## Script in formulas\n\n"
+    "Inline $\\text{<svg/onload=alert(1)>}$, $\\text{<svg/onload=window.pwned=1>}$ and "
+    "$\\text{<img src=x onerror=window.pwned=2>}$.\n\n"
+    "$$\\href{javascript:window.pwned=3}{click} + \\href{https://example.com}{away}$$\n")
+
+
+def test_formulas_cannot_run_script_or_link(tmp_path, open_page):
+    # latex2mathml copies `\text{}` verbatim and `\href` into an attribute
+    root = make_project(tmp_path, {"s.md": SCRIPT_IN_FORMULAS})
+    result = _preview(root)
+    assert not [d for d in result.diagnostics if d.code == "W203"], result.diagnostics
+    page = open_page(result.index)
+    for word in ("click", "away"):  # the linked words, letter by letter in <mi>s
+        box = page.evaluate("""(word) => {
+            const row = [...document.querySelectorAll('.side.answer math mrow')]
+                .find((el) => el.textContent === word);
+            const r = row.getBoundingClientRect();
+            return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+        }""", word)
+        page.mouse.click(box["x"], box["y"])
+    page.wait_for_timeout(300)  # time for a handler or a navigation to run
+    assert page.dialogs == [] and page.evaluate("window.pwned") is None
+    assert page.url == result.index.as_uri() and page.errors == []
+    found = page.evaluate("""() => {
+        const MATHML = 'http://www.w3.org/1998/Math/MathML';
+        const inside = [...document.querySelectorAll('.side.answer math, .side.answer math *')];
+        return {
+            foreign: inside.filter((el) => el.namespaceURI !== MATHML).map((el) => el.tagName),
+            attributes: inside.flatMap((el) => [...el.attributes].map((a) => a.name))
+                .filter((name) => name === 'href' || name === 'src' || name.startsWith('on')),
+            shown: [...document.querySelectorAll('.side.answer math')].map((m) => ({
+                text: m.textContent.replace(/\\u00a0/g, ' '),
+                width: m.getBoundingClientRect().width})),
+        };
+    }""")
+    assert found["foreign"] == [] and found["attributes"] == [], found
+    texts = [m["text"] for m in found["shown"]]
+    assert texts[:3] == ["<svg/onload=alert(1)>", "<svg/onload=window.pwned=1>",
+                         "<img src=x onerror=window.pwned=2>"], texts
+    assert "click" in texts[3] and "away" in texts[3], texts
+    assert all(m["width"] > 0 for m in found["shown"]), found["shown"]
 
 
 # --- 4. contrast ---------------------------------------------------------------------------
