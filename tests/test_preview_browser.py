@@ -13,6 +13,7 @@ import html
 import json
 import re
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -677,6 +678,47 @@ def test_screenshots_day_and_night(seed, open_page):
     day, night = (page.evaluate(MEAN_LUMINANCE_JS, base64.b64encode(shots[m]).decode())
                   for m in ("day", "night"))
     assert day > 150 > 60 > night, (day, night)
+
+
+def _transparent_diagram(size: int = 48) -> bytes:
+    """An RGBA PNG: a black cross, 4 px thick, on a fully transparent ground."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    rows = b"".join(b"\0" + b"".join(
+        b"\0\0\0\xff" if abs(x - size // 2) < 2 or abs(y - size // 2) < 2 else b"\0\0\0\0"
+        for x in range(size)) for y in range(size))
+    return (PNG + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_transparent_image_gets_a_light_backdrop_at_night(tmp_path, open_page):
+    root = make_project(tmp_path, {"d.md": "# D\n\n## A diagram\n\n![cross](cross.png)\n"},
+                        media={"media/cross.png": _transparent_diagram()})
+    page = open_page(_preview(root).index)
+    image = page.locator(".side.answer img")
+    assert image.count() == 1
+    page.wait_for_function("document.querySelector('.side.answer img').complete")
+    looks = {}
+    for mode in ("day", "night"):
+        page.evaluate("(on) => deckPreview.night(on)", mode == "night")
+        shot = image.screenshot(animations="disabled")
+        looks[mode] = {
+            "background": page.evaluate(
+                "getComputedStyle(document.querySelector('.side.answer img')).backgroundColor"),
+            "card": page.evaluate(
+                "getComputedStyle(document.querySelector('.side.answer > .card'))"
+                ".backgroundColor"),
+            "luminance": page.evaluate(MEAN_LUMINANCE_JS, base64.b64encode(shot).decode())}
+    # the day look is unchanged: the image shows the white card through it
+    assert looks["day"]["background"] == "rgba(0, 0, 0, 0)", looks
+    assert looks["day"]["card"] == "rgb(255, 255, 255)", looks
+    # at night the card is dark, the image's own ground light, so the black cross shows
+    assert looks["night"]["card"] == "rgb(13, 17, 23)", looks
+    rgb = [int(v) for v in re.findall(r"\d+", looks["night"]["background"])]
+    assert len(rgb) == 3 and min(rgb) >= 230, looks
+    assert looks["night"]["luminance"] > 150 and looks["day"]["luminance"] > 150, looks
 
 
 def test_toolbar(seed, languages, open_page):
