@@ -777,6 +777,22 @@ def test_source_links(seed, open_page):
         assert lines[int(line) - 1].startswith("## "), (where, lines[int(line) - 1])
 
 
+def test_source_links_encode_the_file_name(tmp_path, open_page):
+    from urllib.parse import unquote, urlsplit
+
+    name = "odd #1? 50%41 off.md"  # `%41` would decode to `A` if left as it is
+    root = make_project(tmp_path, {name: "# O\n\n## Question\n\nanswer\n"})
+    page = open_page(_preview(root).index)
+    link = page.locator("article.preview-card a.where")
+    assert link.text_content() == f"{name}:3"
+    href = link.evaluate("(a) => a.href")
+    parts = urlsplit(href)
+    assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == (
+        "vscode", "file", "", ""), href
+    target = (root / "source" / name).resolve().as_posix()
+    assert unquote(parts.path) == f"{target}:3:1", href
+
+
 def test_findings_and_status_badges(tmp_path, open_page):
     from tests.conftest import build_project
 
