@@ -1,9 +1,10 @@
 """`deck preview` in a real browser: Chromium (Debian's) driven by Playwright.
 
 Every card is there with both sides, the page fits a phone in day and night mode, formulas
-render as visible MathML, text and highlighted code meet WCAG AA contrast in both modes (and
-the check does fail for the CSS naive genanki users ship), the toolbar works, and each card
-links to its source line and shows its findings and its status since the lock.
+render as visible MathML and cannot run script, text and highlighted code meet WCAG AA
+contrast in both modes (and the check does fail for the CSS naive genanki users ship),
+transparent images stay visible at night, the toolbar works, and each card links to its
+source line (any file name) and shows its findings and its status since the lock.
 """
 
 from __future__ import annotations
