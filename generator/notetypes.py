@@ -80,6 +80,7 @@ BY_TYPE_ID = {nt.id: nt for nt in ALL}
 
 # Day colours first; night mode is `nightMode`/`night_mode` on the card's body (Anki
 # desktop, AnkiMobile, AnkiDroid). Long code and wide tables scroll inside their box.
+# At night images get a light backdrop: black strokes on a transparent ground would vanish.
 CARD_CSS = """\
 .card { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, Helvetica, Arial,
   sans-serif; font-size: 20px; line-height: 1.45; text-align: left; color: #1f2328;
@@ -106,6 +107,7 @@ th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; }
 .math { max-width: 100%; overflow-x: auto; }
 span.math { display: block; }
 img { max-width: 100%; height: auto; }
+.nightMode img, .night_mode img { background-color: #f6f8fa; }
 a { color: #0969da; }
 .nightMode a, .night_mode a { color: #4493f8; }
 .cloze { font-weight: bold; color: #0550ae; }

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from generator import mathml
 from generator.check import cloze_number, cloze_numbers
@@ -167,8 +168,10 @@ def _article(note: Note, side: Side, question: str, answer: str, findings, sourc
     card = note.card
     where = f"{card.pos.path}:{card.pos.line}"
     target = (source_dir / card.pos.path).resolve()
-    link = html.escape(f"vscode://file/{target.as_posix().lstrip('/')}:{card.pos.line}:"
-                       f"{card.pos.col}")
+    # `#`, `?`, `%` or a space in a file name would end or garble the URL; `:` stays for
+    # Windows drive letters (`vscode://file/c:/...`), VS Code reads `:line:col` from the end
+    path = quote(target.as_posix().lstrip("/"), safe="/:")
+    link = html.escape(f"vscode://file/{path}:{card.pos.line}:{card.pos.col}")
     badges = []
     if note.status in ("new", "changed"):
         badges.append(f'<span class="badge badge-{note.status}">{note.status}</span>')

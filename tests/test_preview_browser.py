@@ -1,9 +1,10 @@
 """`deck preview` in a real browser: Chromium (Debian's) driven by Playwright.
 
 Every card is there with both sides, the page fits a phone in day and night mode, formulas
-render as visible MathML, text and highlighted code meet WCAG AA contrast in both modes (and
-the check does fail for the CSS naive genanki users ship), the toolbar works, and each card
-links to its source line and shows its findings and its status since the lock.
+render as visible MathML and cannot run script, text and highlighted code meet WCAG AA
+contrast in both modes (and the check does fail for the CSS naive genanki users ship),
+transparent images stay visible at night, the toolbar works, and each card links to its
+source line (any file name) and shows its findings and its status since the lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import html
 import json
 import re
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -253,7 +255,8 @@ def browser():
 
 @pytest.fixture
 def open_page(browser):
-    """open_page(index, width=1200) -> a loaded page in its own context."""
+    """open_page(index, width=1200) -> a loaded page in its own context; `page.errors` and
+    `page.dialogs` collect script errors and dialogs from the start."""
     contexts = []
 
     def load(index: Path, width: int = 1200, height: int = 900):
@@ -261,10 +264,13 @@ def open_page(browser):
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []
+        dialogs: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(index.as_uri())
         page.wait_for_function("window.deckPreview !== undefined")
         page.errors = errors
+        page.dialogs = dialogs
         return page
 
     yield load
@@ -458,6 +464,50 @@ def test_unrenderable_formula_shows_its_latex(tmp_path, open_page):
     assert "W203" in page.locator("article.preview-card .findings").inner_text()
 
 
+SCRIPT_IN_FORMULAS = (
+    "# S\n\n## Script in formulas\n\n"
+    "Inline $\\text{<svg/onload=alert(1)>}$, $\\text{<svg/onload=window.pwned=1>}$ and "
+    "$\\text{<img src=x onerror=window.pwned=2>}$.\n\n"
+    "$$\\href{javascript:window.pwned=3}{click} + \\href{https://example.com}{away}$$\n")
+
+
+def test_formulas_cannot_run_script_or_link(tmp_path, open_page):
+    # latex2mathml copies `\text{}` verbatim and `\href` into an attribute
+    root = make_project(tmp_path, {"s.md": SCRIPT_IN_FORMULAS})
+    result = _preview(root)
+    assert not [d for d in result.diagnostics if d.code == "W203"], result.diagnostics
+    page = open_page(result.index)
+    for word in ("click", "away"):  # the linked words, letter by letter in <mi>s
+        box = page.evaluate("""(word) => {
+            const row = [...document.querySelectorAll('.side.answer math mrow')]
+                .find((el) => el.textContent === word);
+            const r = row.getBoundingClientRect();
+            return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+        }""", word)
+        page.mouse.click(box["x"], box["y"])
+    page.wait_for_timeout(300)  # time for a handler or a navigation to run
+    assert page.dialogs == [] and page.evaluate("window.pwned") is None
+    assert page.url == result.index.as_uri() and page.errors == []
+    found = page.evaluate("""() => {
+        const MATHML = 'http://www.w3.org/1998/Math/MathML';
+        const inside = [...document.querySelectorAll('.side.answer math, .side.answer math *')];
+        return {
+            foreign: inside.filter((el) => el.namespaceURI !== MATHML).map((el) => el.tagName),
+            attributes: inside.flatMap((el) => [...el.attributes].map((a) => a.name))
+                .filter((name) => name === 'href' || name === 'src' || name.startsWith('on')),
+            shown: [...document.querySelectorAll('.side.answer math')].map((m) => ({
+                text: m.textContent.replace(/\\u00a0/g, ' '),
+                width: m.getBoundingClientRect().width})),
+        };
+    }""")
+    assert found["foreign"] == [] and found["attributes"] == [], found
+    texts = [m["text"] for m in found["shown"]]
+    assert texts[:3] == ["<svg/onload=alert(1)>", "<svg/onload=window.pwned=1>",
+                         "<img src=x onerror=window.pwned=2>"], texts
+    assert "click" in texts[3] and "away" in texts[3], texts
+    assert all(m["width"] > 0 for m in found["shown"]), found["shown"]
+
+
 # --- 4. contrast ---------------------------------------------------------------------------
 
 def _record(name: str, data) -> None:
@@ -631,6 +681,47 @@ def test_screenshots_day_and_night(seed, open_page):
     assert day > 150 > 60 > night, (day, night)
 
 
+def _transparent_diagram(size: int = 48) -> bytes:
+    """An RGBA PNG: a black cross, 4 px thick, on a fully transparent ground."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    rows = b"".join(b"\0" + b"".join(
+        b"\0\0\0\xff" if abs(x - size // 2) < 2 or abs(y - size // 2) < 2 else b"\0\0\0\0"
+        for x in range(size)) for y in range(size))
+    return (PNG + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_transparent_image_gets_a_light_backdrop_at_night(tmp_path, open_page):
+    root = make_project(tmp_path, {"d.md": "# D\n\n## A diagram\n\n![cross](cross.png)\n"},
+                        media={"media/cross.png": _transparent_diagram()})
+    page = open_page(_preview(root).index)
+    image = page.locator(".side.answer img")
+    assert image.count() == 1
+    page.wait_for_function("document.querySelector('.side.answer img').complete")
+    looks = {}
+    for mode in ("day", "night"):
+        page.evaluate("(on) => deckPreview.night(on)", mode == "night")
+        shot = image.screenshot(animations="disabled")
+        looks[mode] = {
+            "background": page.evaluate(
+                "getComputedStyle(document.querySelector('.side.answer img')).backgroundColor"),
+            "card": page.evaluate(
+                "getComputedStyle(document.querySelector('.side.answer > .card'))"
+                ".backgroundColor"),
+            "luminance": page.evaluate(MEAN_LUMINANCE_JS, base64.b64encode(shot).decode())}
+    # the day look is unchanged: the image shows the white card through it
+    assert looks["day"]["background"] == "rgba(0, 0, 0, 0)", looks
+    assert looks["day"]["card"] == "rgb(255, 255, 255)", looks
+    # at night the card is dark, the image's own ground light, so the black cross shows
+    assert looks["night"]["card"] == "rgb(13, 17, 23)", looks
+    rgb = [int(v) for v in re.findall(r"\d+", looks["night"]["background"])]
+    assert len(rgb) == 3 and min(rgb) >= 230, looks
+    assert looks["night"]["luminance"] > 150 and looks["day"]["luminance"] > 150, looks
+
+
 def test_toolbar(seed, languages, open_page):
     _, result = seed
     page = open_page(result.index)
@@ -685,6 +776,22 @@ def test_source_links(seed, open_page):
         assert href[len("vscode://file/"):].startswith(source.as_posix().lstrip("/")), href
         lines = (source / path).read_text(encoding="utf-8").split("\n")
         assert lines[int(line) - 1].startswith("## "), (where, lines[int(line) - 1])
+
+
+def test_source_links_encode_the_file_name(tmp_path, open_page):
+    from urllib.parse import unquote, urlsplit
+
+    name = "odd #1? 50%41 off.md"  # `%41` would decode to `A` if left as it is
+    root = make_project(tmp_path, {name: "# O\n\n## Question\n\nanswer\n"})
+    page = open_page(_preview(root).index)
+    link = page.locator("article.preview-card a.where")
+    assert link.text_content() == f"{name}:3"
+    href = link.evaluate("(a) => a.href")
+    parts = urlsplit(href)
+    assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == (
+        "vscode", "file", "", ""), href
+    target = (root / "source" / name).resolve().as_posix()
+    assert unquote(parts.path) == f"{target}:3:1", href
 
 
 def test_findings_and_status_badges(tmp_path, open_page):
