@@ -106,6 +106,7 @@ th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; }
 .nightMode th, .nightMode td, .night_mode th, .night_mode td { border-color: #3d444d; }
 .math { max-width: 100%; overflow-x: auto; }
 span.math { display: block; }
+.front .body { font-weight: normal; }
 img { max-width: 100%; height: auto; }
 .nightMode img, .night_mode img { background-color: #f6f8fa; }
 a { color: #0969da; }

@@ -104,7 +104,7 @@ def parse_tokens(path: str, text: str, env: dict | None = None
         following = headings[n + 1][0] if n + 1 < len(headings) else len(tokens)
         end = tokens[following].map[0] if following < len(tokens) else len(lines)
         card, found = _card(path, deck, file_kind, file_tags, tokens[i + 1].content.strip(),
-                            token.map, end, lines, protected, code)
+                            token.map, end, lines, protected, code, typed="type" in meta)
         if following < len(tokens) and tokens[following].markup in ("=", "-"):
             found = [_no_back_but_setext(d, tokens[following], lines) for d in found]
         diagnostics += found
@@ -277,7 +277,8 @@ def _tags(value) -> tuple[tuple[str, ...], list[str]]:
     return tuple(tags), problems
 
 
-def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protected, code):
+def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protected, code,
+          typed=False):
     """One card from its heading and the lines up to `end` (0-based, exclusive)."""
     diagnostics = []
     pos = SourcePos(path, heading_map[0] + 1)
@@ -295,7 +296,7 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
         elif key == "tags":
             tags += value.split()
         elif (chosen := KINDS.get(value.lower())) is not None:
-            kind = chosen
+            kind, typed = chosen, True
         else:
             diagnostics.append(Diagnostic(where, "E105", f"unknown card type '{value}'; "
                                           "expected 'basic', 'reversed' or 'cloze'"))
@@ -312,14 +313,14 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
     back_start = split + 1 if split is not None else first
     back = _block(lines[back_start:end])
     front = heading + ("\n\n" + extra_front if extra_front else "")
-    if CLOZE_RE.search(front):
-        kind = Kind.CLOZE
+    if CLOZE_RE.search(front) or (not typed and CLOZE_RE.search(back)):
+        kind = Kind.CLOZE  # a cloze in the answer too: the heading is its title
 
     if not heading and not extra_front:
         diagnostics.append(Diagnostic(pos, "E101", "card has no front"))
         return None, diagnostics
-    if kind is Kind.CLOZE and not CLOZE_RE.search(front):
-        diagnostics.append(Diagnostic(pos, "E107", "cloze card has no '{{c1::...}}' in its front"))
+    if kind is Kind.CLOZE and not CLOZE_RE.search(front) and not CLOZE_RE.search(back):
+        diagnostics.append(Diagnostic(pos, "E107", "cloze card has no '{{c1::...}}'"))
         return None, diagnostics
     if not back and kind is not Kind.CLOZE:
         diagnostics.append(Diagnostic(pos, "E102", "card has no back"))

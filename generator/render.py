@@ -8,7 +8,7 @@ from generator import markdown
 from generator.diagnostics import Diagnostic
 from generator.media import MediaError, MediaResolver, unsupported_format
 from generator.model import Card, Kind, RenderedCard, SourcePos, nfc
-from generator.parse import CardTokens, parse_tokens
+from generator.parse import CLOZE_RE, CardTokens, parse_tokens
 
 class _Fields:
     """Collects what rendering one card finds: media files and diagnostics."""
@@ -56,7 +56,7 @@ def render_card(card: Card, media: MediaResolver, math_checked: bool = False
     heading, _, extra = card.front.partition("\n\n")
     heading_env = out.env(card.pos.line, cloze, math_checked)
     extra_env = out.env(card.front_line, cloze, math_checked)
-    back_env = out.env(card.back_line, False, math_checked)
+    back_env = out.env(card.back_line, _cloze_in_body(card), math_checked)
     return _fields(out, markdown.parse_inline(heading, heading_env)[0],
                    markdown.parse(extra, extra_env) if extra else None,
                    markdown.parse(card.back, back_env) if card.back else [],
@@ -72,7 +72,7 @@ def render_tokens(source: CardTokens, media: MediaResolver
     out = _Fields(card, media)
     absolute = out.env(1, card.kind is Kind.CLOZE)  # token maps count the file's lines from 0
     return _fields(out, source.heading, source.extra, source.back, absolute, absolute,
-                   out.env(1))
+                   out.env(1, _cloze_in_body(card)))
 
 
 def _fields(out: _Fields, heading, extra, back, heading_env, extra_env, back_env):
@@ -85,7 +85,14 @@ def _fields(out: _Fields, heading, extra, back, heading_env, extra_env, back_env
     card = out.card
     raw = ("<" in card.front or "<" in card.back) and markdown.has_raw_html(
         [heading, *(extra or ()), *back])
+    if _cloze_in_body(card):  # the clozes are in the answer: the heading is their title
+        front, back_html = (f'<div class="title">{front}</div>\n'
+                            f'<div class="body">{back_html}</div>'), ""
     return out.done(front, back_html, raw), tuple(out.diagnostics)
+
+
+def _cloze_in_body(card: Card) -> bool:
+    return card.kind is Kind.CLOZE and not CLOZE_RE.search(card.front)
 
 
 def render_file(path: str, text: str, media: MediaResolver

@@ -186,3 +186,16 @@ def test_new_cards_are_studied_in_the_order_they_are_written(tmp_path, anki):
     assert fronts[:3] == ["Main benefit of using logarithms (mathematically speaking)",
                           "Why use the negative log function as a loss function",
                           "Cross Entropy Loss"]
+
+
+def test_a_cloze_in_the_answer_makes_a_cloze_note_titled_by_its_heading(tmp_path, anki):
+    root = make_project(tmp_path, {"c.md": "# C\n\n## Cell facts\n\nThe {{c1::mitochondrion}} "
+                                           "makes {{c2::ATP}}.\n"})
+    package, _, compiled = build_project(root, T0)
+    assert compiled.diagnostics == ()
+    anki.import_package(package)
+    [note] = anki.notes().values()
+    assert note.note_type()["name"] == "Markdown Cloze" and len(note.cards()) == 2
+    shown = re.sub(r"<[^>]+>", "", re.sub(r"<style>.*?</style>", "", note.cards()[0].question(),
+                                          flags=re.S))
+    assert "Cell facts" in shown and "[...]" in shown and "mitochondrion" not in shown

@@ -81,7 +81,7 @@ def test_front_matter_type_applies_to_every_card():
      ["deck.md:2:1: E105 unknown card type 'sideways'; expected 'basic', 'reversed' or "
       "'cloze'"]),
     ("## q\n<!-- type: cloze -->\na\n",
-     ["deck.md:1:1: E107 cloze card has no '{{c1::...}}' in its front"]),
+     ["deck.md:1:1: E107 cloze card has no '{{c1::...}}'"]),
 ])
 def test_findings_are_located(text, expected):
     _, diagnostics = parse_file("deck.md", text)
