@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import re
-from html import escape
-from typing import Any, Callable
+from html import escape, unescape
+from typing import Any, Callable, Iterator
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_inline import StateInline
+from markdown_it.rules_inline import image as image_rule
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -24,8 +25,9 @@ from generator import highlight
 from generator.diagnostics import short
 
 # env keys a caller passes: warn (callable(line, code, message), line 0-based in the text),
-# image (callable(src, line) -> the stored name or None), cloze (bool: the text is a cloze
-# field), math_checked (bool: formulas were already checked when the file was parsed)
+# image (callable(src, line, written) -> the stored name or None; `written` is the src as
+# the source has it, for messages), cloze (bool: the text is a cloze field), math_checked
+# (bool: formulas were already checked when the file was parsed)
 RenderEnv = dict[str, Any]
 
 
@@ -291,12 +293,83 @@ def _image(self, tokens, idx, options, env) -> str:
     alt = escape(_plain(token.children or []))
     resolve: Callable | None = env.get("image")
     if resolve is not None:
-        stored = resolve(src, token.map[0] if token.map else 0)
+        # a reference image keeps no written form: its src made readable again
+        written = token.meta.get("written") or parser().normalizeLinkText(src)
+        stored = resolve(src, token.map[0] if token.map else 0, written)
         if stored is not None:
             src = stored
     title = token.attrGet("title")
     extra = f' title="{escape(title)}"' if title else ""
     return f'<img src="{escape(src)}" alt="{alt}"{extra}>'
+
+
+# --- images where the author wrote them: `![](src)` as written, `<img src>` in raw HTML ---
+
+def _image_as_written(state: StateInline, silent: bool) -> bool:
+    """markdown-it's image rule, keeping the destination as the source has it (the token's
+    src is percent-encoded) in `meta["written"]`, for messages."""
+    start = state.pos
+    if not image_rule(state, silent):
+        return False
+    if not silent:
+        token = state.tokens[-1]
+        pos = start + 3 + len(token.content)  # past `![`, the alt text and `]`
+        if state.src.startswith("(", pos):
+            pos += 1
+            while pos < state.posMax and state.src[pos] in " \t\n":
+                pos += 1
+            found = state.md.helpers.parseLinkDestination(state.src, pos, state.posMax)
+            if found.ok:
+                written = state.src[pos : found.pos]
+                token.meta["written"] = written[1:-1] if written.startswith("<") else written
+    return True
+
+
+# names as markdown-it reads them: no `<` in them, so a stray `<img` costs no backtracking
+_ATTRIBUTE = re.compile(
+    r"""\s+([a-zA-Z_:][a-zA-Z0-9:._-]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+_IMG = re.compile(rf"<img(?=[\s/>])((?:{_ATTRIBUTE.pattern})*)\s*/?>", re.I)
+
+
+def _raw_images(self, tokens, idx, options, env) -> str:
+    """HTML written in the Markdown, its `<img src>` resolved like `![](src)`: GitHub
+    READMEs size pictures with `<img src="diagram.png" width="300">`."""
+    token = tokens[idx]
+    html = token.content
+    resolve: Callable | None = env.get("image")
+    if resolve is None or "<img" not in html.lower():
+        return html
+    first = token.map[0] if token.map else 0
+    out, done = [], 0
+    for tag in _img_tags(html):
+        attributes = tag.start(1)
+        src = next((a for a in _ATTRIBUTE.finditer(tag.group(1))
+                    if a.group(1).lower() == "src" and a.group(2)), None)
+        if src is None:
+            continue
+        start, end = attributes + src.start(2), attributes + src.end(2)
+        written = html[start:end]
+        quoted = written[:1] in ("'", '"')
+        if quoted:
+            start, end, written = start + 1, end - 1, written[1:-1]
+        stored = resolve(unescape(written), first + html.count("\n", 0, start), written)
+        if stored is not None:
+            out += [html[done:start], stored]  # a stored name needs no quoting
+            done = end
+    return "".join(out) + html[done:]
+
+
+def _img_tags(html: str) -> Iterator[re.Match[str]]:
+    """The `<img>` tags a browser shows: none inside `<!-- -->` (an unclosed one hides the
+    rest)."""
+    start = 0
+    while (opening := html.find("<!--", start)) != -1:
+        yield from _IMG.finditer(html, start, opening)
+        closing = html.find("-->", opening + 4)
+        if closing == -1:
+            return
+        start = closing + 3
+    yield from _IMG.finditer(html, start)
 
 
 def _plain(children) -> str:
@@ -342,6 +415,9 @@ def parser() -> MarkdownIt:
     md.add_render_rule("fence", _fence)
     md.add_render_rule("code_block", _fence)
     md.add_render_rule("image", _image)
+    md.inline.ruler.at("image", _image_as_written)
+    md.add_render_rule("html_block", _raw_images)
+    md.add_render_rule("html_inline", _raw_images)
     md.add_render_rule("table_open", _table_open)
     md.add_render_rule("table_close", _table_close)
     return md
@@ -376,8 +452,10 @@ def _image_lines(tokens: list[Token]) -> None:
         for child in token.children or ():
             if child.type in ("softbreak", "hardbreak"):
                 breaks += 1
-            elif child.type == "image" and token.map:
+            elif child.type in ("image", "html_inline") and token.map:
                 child.map = [token.map[0] + breaks, token.map[0] + breaks + 1]
+            if child.type == "html_inline":
+                breaks += child.content.count("\n")  # a tag may span lines
 
 
 def parse_inline(text: str, env: RenderEnv) -> list[Token]:

@@ -12,21 +12,23 @@ import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote
 
 from generator.model import MediaFile, nfc
 
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, data:, ...
+_REMOTE = re.compile(r"^(?:https?:|//)", re.I)
+
+
+def remote(src: str) -> bool:
+    """Whether `src` is fetched from the network each time a card shows it."""
+    return bool(_REMOTE.match(src))
 
 
 # What AnkiMobile (Safari's WebKit) and AnkiDroid (Android's WebView) cannot show.
 UNSUPPORTED = {".heic", ".heif", ".tif", ".tiff", ".psd", ".raw", ".cr2", ".nef", ".dng",
                ".eps", ".ai", ".xcf"}
-# The first bytes of the image formats a card can show, by extension.
-_MAGIC = {
-    ".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",),
-    ".gif": (b"GIF87a", b"GIF89a"), ".bmp": (b"BM",), ".ico": (b"\x00\x00\x01\x00",),
-}
 
 
 def unsupported_format(name: str) -> str | None:
@@ -37,17 +39,100 @@ def unsupported_format(name: str) -> str | None:
     return None
 
 
-def _content_problem(path: Path, data: bytes) -> str | None:
+def _starts(*magic: bytes) -> Callable[[bytes], bool]:
+    return lambda data: data.startswith(magic)
+
+
+def _riff(form: bytes) -> Callable[[bytes], bool]:
+    return lambda data: data[:4] == b"RIFF" and data[8:12] == form
+
+
+def _box(*kinds: bytes, brands: tuple[bytes, ...] = ()) -> Callable[[bytes], bool]:
+    """An ISO media file (MP4, M4A, QuickTime, HEIC, AVIF) opening with a box of `kinds`,
+    its `ftyp` naming one of `brands`. Any other box must fit in the file: a text that
+    says 'free' at its fifth byte never does."""
+    def check(data: bytes) -> bool:
+        size, kind = int.from_bytes(data[:4], "big"), data[4:8]
+        if kind not in kinds or size < 8 or (kind != b"ftyp" and size > len(data)):
+            return False
+        return not brands or any(data[i:i + 4] in brands for i in range(8, size - 3, 4))
+    return check
+
+
+def _mpeg_audio(layer_known: bool) -> Callable[[bytes], bool]:
+    """An ID3 tag or an MPEG audio frame: MP3 (a layer) or AAC's ADTS (layer bits 00)."""
+    return lambda data: data.startswith(b"ID3") or (
+        len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0
+        and bool(data[1] & 0x06) == layer_known)
+
+
+def _svg(data: bytes) -> bool:
+    # XML text: a declaration, comment or doctype may come before the element
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and b"<svg" in data[:4096]
+
+
+_TIFF = _starts(b"II*\0", b"MM\0*", b"IIU\0", b"IIRO", b"IIRS")  # camera raws are TIFFs
+_ISO = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")  # QuickTime may skip ftyp
+_OGG = _starts(b"OggS")
+# What a card can show or Anki can play (the files Anki's editor accepts, and the images
+# W404 names), by extension: what the file is, and how its content begins. The first
+# match names a file whose extension is not here.
+FORMATS: dict[str, tuple[str, Callable[[bytes], bool]]] = {
+    ".png": ("a PNG image", _starts(b"\x89PNG\r\n\x1a\n")),
+    ".jpg": ("a JPEG image", _starts(b"\xff\xd8\xff")),
+    ".jpeg": ("a JPEG image", _starts(b"\xff\xd8\xff")),
+    ".gif": ("a GIF image", _starts(b"GIF87a", b"GIF89a")),
+    ".webp": ("a WEBP image", _riff(b"WEBP")),
+    ".avif": ("an AVIF image", _box(b"ftyp", brands=(b"avif", b"avis"))),
+    ".svg": ("an SVG image", _svg),
+    ".bmp": ("a BMP image", _starts(b"BM")),
+    ".ico": ("an ICO image", _starts(b"\x00\x00\x01\x00")),
+    ".heic": ("a HEIC image", _box(b"ftyp", brands=(b"heic", b"heix", b"mif1", b"msf1"))),
+    ".heif": ("a HEIF image", _box(b"ftyp", brands=(b"heic", b"heix", b"mif1", b"msf1"))),
+    ".tif": ("a TIFF image", _TIFF), ".tiff": ("a TIFF image", _TIFF),
+    ".dng": ("a DNG image", _TIFF), ".cr2": ("a CR2 image", _TIFF),
+    ".nef": ("a NEF image", _TIFF), ".raw": ("a camera RAW image", _TIFF),
+    ".psd": ("a PSD image", _starts(b"8BPS")),
+    ".eps": ("an EPS image", _starts(b"%!PS", b"\xc5\xd0\xd3\xc6")),
+    ".ai": ("an Illustrator image", _starts(b"%PDF", b"%!PS")),
+    ".xcf": ("a GIMP image", _starts(b"gimp xcf")),
+    ".mp3": ("an MP3 audio file", _mpeg_audio(layer_known=True)),
+    ".aac": ("an AAC audio file", _mpeg_audio(layer_known=False)),
+    ".m4a": ("an M4A audio file", _box(*_ISO)),
+    ".wav": ("a WAV audio file", _riff(b"WAVE")),
+    ".flac": ("a FLAC audio file", _starts(b"fLaC", b"ID3")),
+    ".ogg": ("an Ogg audio file", _OGG), ".oga": ("an Ogg audio file", _OGG),
+    ".opus": ("an Opus audio file", _OGG), ".spx": ("a Speex audio file", _OGG),
+    ".mp4": ("an MP4 video", _box(*_ISO)), ".m4v": ("an MP4 video", _box(*_ISO)),
+    ".mov": ("a QuickTime video", _box(*_ISO)), ".3gp": ("a 3GP video", _box(*_ISO)),
+    ".webm": ("a WebM video", _starts(b"\x1a\x45\xdf\xa3")),
+    ".mkv": ("a Matroska video", _starts(b"\x1a\x45\xdf\xa3")),
+    ".ogv": ("an Ogg video", _OGG), ".ogx": ("an Ogg file", _OGG),
+    ".avi": ("an AVI video", _riff(b"AVI ")),
+    ".mpg": ("an MPEG video", _starts(b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")),
+    ".mpeg": ("an MPEG video", _starts(b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")),
+    ".flv": ("a Flash video", _starts(b"FLV\x01")),
+    ".swf": ("a Flash file", _starts(b"FWS", b"CWS", b"ZWS")),
+}
+
+
+def _content_problem(path: Path, data: bytes) -> tuple[str, str] | None:
+    """E405 when the content is not what the name says, E406 when it is no media at all:
+    whatever a card names goes into every device's media folder (a key, a `.env`)."""
     if not data:
-        return "is an empty file"
+        return "E405", "is an empty file"
     suffix = path.suffix.lower()
-    if suffix in _MAGIC and not data.startswith(_MAGIC[suffix]):
-        return f"is not a {suffix[1:].upper()} image (its content does not match its name)"
-    if suffix == ".webp" and not (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
-        return "is not a WEBP image (its content does not match its name)"
-    if suffix == ".svg" and b"<svg" not in data[:4096]:
-        return "is not an SVG image (no '<svg' element)"
-    return None
+    if suffix in FORMATS:
+        what, check = FORMATS[suffix]
+        if check(data):
+            return None
+        return "E405", f"is not {what} (its content does not match its name)"
+    actual = next((ext for ext, (_, check) in FORMATS.items() if check(data)), None)
+    if actual is not None:
+        return "E405", (f"is {FORMATS[actual][0]} without the '{actual}' extension; rename "
+                        "it so every device knows how to show it")
+    return "E406", ("is not an image, audio or video file; only media files go into the "
+                    "package")
 
 
 class MediaError(Exception):
@@ -69,10 +154,13 @@ class MediaResolver:
     def __init__(self, source_dir: Path, media_dir: Path, project_dir: Path):
         self.source_dir = source_dir.resolve()
         self.media_dir = media_dir.resolve()
-        self.project_dir = project_dir.resolve()
+        self.project_dir = project_dir.resolve()  # where messages name folders from
+        # what a card may show: the project (the source folder's parent) and the media
+        # folder, wherever the build was started from
+        self.allowed = (self.source_dir.parent, self.media_dir)
         self._hashed: dict[Path, MediaFile] = {}
         self._listed: dict[Path, frozenset[str]] = {}
-        self._resolved: dict[tuple[str, str], tuple] = {}
+        self._resolved: dict[tuple[str, str, str], tuple] = {}
         self.consulted: dict[str, tuple | None] = {}  # path -> signature, for the cache
 
     def track(self) -> dict[str, tuple | None]:
@@ -80,15 +168,18 @@ class MediaResolver:
         self.consulted = {}
         return self.consulted
 
-    def resolve(self, markdown_path: str, src: str) -> MediaFile | None:
+    def resolve(self, markdown_path: str, src: str, written: str | None = None
+                ) -> MediaFile | None:
         """The file behind `src` in `markdown_path` (relative to the source folder), or
-        None for a URL. Raises MediaError for a missing file or one outside the project."""
+        None for a URL. Raises MediaError for a missing file, one outside the project or
+        one that is no media; its message quotes `written` (`src` as the source has it)."""
+        written = src if written is None else written
         # the same picture in many cards of a folder is looked up once per build
-        memo = (markdown_path.rpartition("/")[0], src)
+        memo = (markdown_path.rpartition("/")[0], src, written)
         if memo not in self._resolved:
             outer, self.consulted = self.consulted, {}
             try:
-                self._resolved[memo] = (self._resolve(markdown_path, src), None,
+                self._resolved[memo] = (self._resolve(markdown_path, src, written), None,
                                         self.consulted)
             except MediaError as error:
                 self._resolved[memo] = (None, error, self.consulted)
@@ -100,12 +191,13 @@ class MediaResolver:
             raise MediaError(error.code, error.message)
         return found
 
-    def _resolve(self, markdown_path: str, src: str) -> MediaFile | None:
+    def _resolve(self, markdown_path: str, src: str, written: str) -> MediaFile | None:
         if not src or _EXTERNAL.match(src) or src.startswith("//"):
             return None
         rel = unquote(src.split("#", 1)[0].split("?", 1)[0])
         if "\0" in rel:
-            raise MediaError("E401", f"image '{src}' is not a file name (it holds a NUL byte)")
+            raise MediaError("E401", f"image '{written}' is not a file name (it holds a NUL "
+                             "byte)")
         # relative to the Markdown file, as GitHub previews it; a bare name also in media/
         candidates = [self.source_dir / Path(markdown_path).parent / rel]
         if "/" not in rel:
@@ -114,8 +206,8 @@ class MediaResolver:
             # a symbolic link can be pointed elsewhere without its target changing
             self.consulted[f"{candidate}\0link"] = _link(candidate)
             real = candidate.resolve()
-            if not (_inside(real, self.project_dir) or _inside(real, self.media_dir)):
-                raise MediaError("E402", f"image '{src}' is outside the project; "
+            if not any(_inside(real, folder) for folder in self.allowed):
+                raise MediaError("E402", f"image '{written}' is outside the project; "
                                  "move it under 'media/'")
             listed = self._listing(real.parent)
             self.consulted[f"{real.parent}\0{real.name.lower()}"] = _same_name(listed, real.name)
@@ -129,14 +221,14 @@ class MediaResolver:
                 # a different case works on macOS and Windows, not on AnkiMobile or Linux
                 same = [n for n in listed if n.lower() == real.name.lower()]
                 if same:
-                    raise MediaError("E403", f"image '{src}' differs in case from the file "
-                                     f"'{same[0]}'; names are case-sensitive on AnkiMobile: "
-                                     f"did you mean '{rel[: len(rel) - len(real.name)]}"
-                                     f"{same[0]}'?")
+                    folder = written.rpartition("/")[0] + "/" if "/" in written else ""
+                    raise MediaError("E403", f"image '{written}' differs in case from the "
+                                     f"file '{same[0]}'; names are case-sensitive on "
+                                     f"AnkiMobile: did you mean '{folder}{same[0]}'?")
                 continue
             if real.is_file():
-                return self._hash(real, src)
-        raise MediaError("E401", f"image '{src}' not found (looked in "
+                return self._hash(real, written)
+        raise MediaError("E401", f"image '{written}' not found (looked in "
                          + " and ".join(f"'{_show(c.parent, self.project_dir)}'"
                                         for c in candidates) + ")")
 
@@ -150,17 +242,17 @@ class MediaResolver:
             self._listed[folder] = names
         return names
 
-    def _hash(self, path: Path, src: str) -> MediaFile:
+    def _hash(self, path: Path, written: str) -> MediaFile:
         found = self._hashed.get(path)
         if found is None:
             try:
                 data = path.read_bytes()
             except OSError as error:
-                raise MediaError("E401", f"image '{src}' cannot be read: "
+                raise MediaError("E401", f"image '{written}' cannot be read: "
                                  f"{error.strerror or error}") from None
             problem = _content_problem(path, data)
             if problem:
-                raise MediaError("E405", f"image '{src}' {problem}")
+                raise MediaError(problem[0], f"image '{written}' {problem[1]}")
             digest = hashlib.sha256(data).hexdigest()
             found = self._hashed[path] = MediaFile(str(path), stored_name(path, digest), digest)
         return found

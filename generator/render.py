@@ -6,7 +6,7 @@ from html import escape
 
 from generator import markdown
 from generator.diagnostics import Diagnostic
-from generator.media import MediaError, MediaResolver, unsupported_format
+from generator.media import MediaError, MediaResolver, remote, unsupported_format
 from generator.model import Card, Kind, RenderedCard, SourcePos, nfc
 from generator.parse import CLOZE_RE, CardTokens, parse_tokens
 
@@ -26,16 +26,20 @@ class _Fields:
             self.diagnostics.append(Diagnostic(SourcePos(path, first_line + line, col),
                                                code, message))
 
-        def image(src: str, line: int) -> str | None:
+        def image(src: str, line: int, written: str) -> str | None:
+            if remote(src):
+                warn(line, "W407", f"image '{written}' is fetched from the network at every "
+                     "review and does not show offline; download it into 'media/'")
+                return None
             try:
-                found = self.media.resolve(path, src)
+                found = self.media.resolve(path, src, written)
             except MediaError as error:
                 warn(line, error.code, error.message)
                 return None
             if found is None:
                 return None
             if (problem := unsupported_format(found.name)) is not None:
-                warn(line, "W404", f"image '{src}': {problem}")
+                warn(line, "W404", f"image '{written}': {problem}")
             self.files.append(found)
             return found.name
 

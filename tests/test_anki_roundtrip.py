@@ -148,6 +148,29 @@ def test_subfolders_cloze_reversed_tags_and_same_named_images(tmp_path, anki):
     assert notes["Speed of light"].fields[2] == "physics.md"
 
 
+def test_raw_html_img_is_imported_into_the_media_folder_and_named_by_the_field(tmp_path,
+                                                                              anki):
+    """`<img src>` sized the GitHub way reaches Anki like `![](src)`: packed under its
+    content-hashed name, the field pointing at it, its attributes kept."""
+    root = make_project(tmp_path, {"a.md": "## Sized\n\n<img src=\"diagram.png\" width=\"300\">\n"
+                                           "\n## Inline\n\nsee <img src='img/b.png' height=20>"
+                                           " here\n"},
+                        media={"media/diagram.png": PNG_A, "source/img/b.png": PNG_B})
+    package, summary, _ = build_project(root, T0)
+    assert summary.media == 2
+    log = anki.import_package(package)
+    assert len(log.new) == 2
+    notes = {n.fields[0]: n for n in anki.notes().values()}
+    sized, inline = notes["Sized"].fields[1], notes["Inline"].fields[1]
+    a = re.fullmatch(r'<img src="(diagram-[0-9a-f]{8}\.png)" width="300">', sized).group(1)
+    b = re.fullmatch(r"<p>see <img src='(b-[0-9a-f]{8}\.png)' height=20> here</p>",
+                     inline).group(1)
+    media_dir = Path(anki.col.media.dir())
+    assert ((media_dir / a).read_bytes(), (media_dir / b).read_bytes()) == (PNG_A, PNG_B)
+    check = anki.col.media.check()
+    assert (list(check.missing), list(check.unused)) == ([], [])
+
+
 def test_a_changed_card_type_is_a_new_note_and_the_searches_find_the_old_ones(tmp_path, anki):
     """Anki cannot change a note's type on import (it would skip it as conflicting): the card
     becomes a new note, and the searches `deck pending` prints find the notes left behind."""

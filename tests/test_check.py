@@ -16,7 +16,8 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
                     "000049454e44ae426082")
 
-# code, bad source, fixed source (one file `deck.md`; media/dot.png and media/photo.heic exist)
+# code, bad source, fixed source (one file `deck.md`; media/ holds dot.png, photo.heic, fake.png
+# and notes.txt)
 PAIRS = [
     ("E101", "##\n\nback\n", "## front\n\nback\n"),
     ("E102", "## What is ReLU?\n", "## What is ReLU?\n\nmax(0, x)\n"),
@@ -45,6 +46,8 @@ PAIRS = [
     ("E403", "## q\n\n![](Dot.PNG)\n", "## q\n\n![](dot.png)\n"),
     ("W404", "## q\n\n![](photo.heic)\n", "## q\n\n![](dot.png)\n"),
     ("E405", "## q\n\n![](fake.png)\n", "## q\n\n![](dot.png)\n"),
+    ("E406", "## q\n\n![](notes.txt)\n", "## q\n\n![](dot.png)\n"),
+    ("W407", "## q\n\n![](https://example.com/dot.png)\n", "## q\n\n![](dot.png)\n"),
     ("E601", "## {{c1::`d[{1}}]`}} is a lookup\n", "## {{c1::`d[{1} }]`}} is a lookup\n"),
     ("W602", "## {{c1::a}} and {{c3::b}}\n", "## {{c1::a}} and {{c2::b}}\n"),
     ("W603", "## {{c1::`std::vector`}} grows\n", "## `std::`{{c1::`vector`::type}} grows\n"),
@@ -60,7 +63,7 @@ PAIRS = [
 @pytest.mark.parametrize("code, bad, fixed", PAIRS, ids=[p[0] for p in PAIRS])
 def test_code_pair(tmp_path, code, bad, fixed):
     media = {"media/dot.png": PNG, "media/photo.heic": b"\x00\x00\x00\x18ftypheic",
-             "media/fake.png": b"hello, not an image"}
+             "media/fake.png": b"hello, not an image", "media/notes.txt": b"some notes\n"}
     assert code in CODES
     codes = []
     for text in (bad, fixed):
