@@ -315,6 +315,65 @@ def test_front_matter_tag_with_spaces_is_E106_with_did_you_mean(good, run):
         f"1 error; {NOTHING_WRITTEN}"]
 
 
+# "billion laughs": each line repeats the one above 9 times, through YAML aliases
+ALIAS_BOMB = """---
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+tags: [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+---
+"""
+
+
+def test_yaml_alias_bomb_in_front_matter_is_E106_with_a_short_message(good, run):
+    # 280 bytes that expand to 4.8 million tags: seconds, hundreds of MB and a message of
+    # tens of MB, before aliases were refused
+    assert len(ALIAS_BOMB) < 300
+    (good / "source" / "bomb.md").write_text(ALIAS_BOMB + "\n## q2\n\na2\n")
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (1, "")
+    assert len(err) < 300
+    assert err.splitlines() == [
+        "bomb.md:1:1: E106 front matter uses the YAML anchor '&a' (line 2); anchors and "
+        "aliases are not allowed here: write each value out",
+        f"1 error; {NOTHING_WRITTEN}"]
+
+
+@pytest.mark.parametrize("front_matter, problem", [
+    ("tags: [ml]\ndeck: *nowhere\n", "uses the YAML alias '*nowhere' (line 3); anchors and "
+     "aliases are not allowed here: write each value out"),
+    ("tags: " + "[" * 600 + "]" * 600 + "\n", "nests lists or mappings more than 8 levels "
+     "deep (line 2)"),
+    ("tags: [" + ", ".join(["machine_learning"] * 500) + "]\n", "is 9,006 bytes, over the "
+     "limit of 8 KB (plenty for 'deck', 'tags' and 'type'); shorten it"),
+], ids=["alias", "nested_600_deep", "over_8_kb"])
+def test_front_matter_that_is_costly_to_read_is_E106(good, run, front_matter, problem):
+    (good / "source" / "fm.md").write_text(f"---\n{front_matter}---\n\n## q2\n\na2\n")
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [f"fm.md:1:1: E106 front matter {problem}",
+                                f"1 error; {NOTHING_WRITTEN}"]
+
+
+def test_front_matter_values_are_quoted_on_one_line_and_cut_at_200_characters(good, run):
+    word = "machine learning " * 30
+    (good / "source" / "fm.md").write_text(
+        f"---\ntype: {'x' * 300}\ntags: ['{word}', [a, {{b: c}}]]\n---\n\n## q2\n\na2\n")
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (1, "")
+    words = " ".join(word.split())
+    assert err.splitlines() == [
+        "fm.md:1:1: E106 empty tag '['a', {'b': 'c'}]' in 'tags'",
+        f"fm.md:1:1: E106 tag '{words[:199]}…' contains a space; Anki tags are single words "
+        f"(did you mean '{'_'.join(word.split())[:199]}…'?)",
+        f"fm.md:1:1: E106 unknown card type '{'x' * 199}…'; expected 'basic', 'reversed' or "
+        "'cloze'",
+        f"3 errors; {NOTHING_WRITTEN}"]
+
+
 def test_heading_with_only_math_builds(good, run):
     (good / "source" / "good.md").write_text(GOOD + "\n## $x^2$\n\nsquare\n")
     code, out, err = run(good, "build")
