@@ -442,6 +442,9 @@ def build_time() -> int:
     return int(epoch) if epoch.isdigit() else int(time.time())
 
 
+PACKAGE_NAME_CHARS = 100  # far below the 255 bytes of a file name, temporary names included
+
+
 def default_output(project: Project, notes: tuple[Note, ...]) -> Path:
     import unicodedata
 
@@ -449,6 +452,9 @@ def default_output(project: Project, notes: tuple[Note, ...]) -> Path:
     name = tops[0] if len(tops) == 1 else nfc(project.root.name)
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "deck"
+    if len(slug) > PACKAGE_NAME_CHARS:  # a long title: a readable start, and its own hash
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        slug = f"{slug[: PACKAGE_NAME_CHARS - 9].rstrip('-')}-{digest}"
     return project.root / "build" / f"{slug}.apkg"
 
 

@@ -654,8 +654,11 @@ def row_json(e: LockEntry) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Write beside the target and rename, so a crash never leaves half a file (through a
     symbolic link: the link stays a link)."""
+    from generator.model import temporary_prefix
+
     path = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)

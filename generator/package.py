@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from generator.check import cloze_numbers
-from generator.model import Kind, MediaFile, Note
+from generator.model import Kind, MediaFile, Note, temporary_prefix
 from generator.notetypes import BY_KIND, NoteType
 
 FORMAT = "4"  # bump when the bytes written for the same notes change
@@ -171,7 +171,8 @@ def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...],
 
 def _temporary(path: Path, suffix: str, made: list[Path]) -> Path:
     """A new empty file beside `path`, recorded in `made` so it is always removed."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
+                                suffix=suffix)
     os.close(fd)
     made.append(Path(name))
     return Path(name)

@@ -411,6 +411,40 @@ def test_image_that_is_not_an_image_is_E405(good, run, data, problem):
                                 f"1 error; {NOTHING_WRITTEN}"]
 
 
+# --- long names: a file name is limited to 255 bytes, temporary names included --------------
+
+def test_250_character_title_builds_a_package_with_a_short_name(tmp_path, run):
+    built = []
+    for n, ending in enumerate(("first", "second")):  # titles alike up to their last word
+        title = ("The Very Long Title Of A Deck Of Flashcards " * 6)[:242] + " " + ending[:7]
+        root = make_project(tmp_path / str(n), {"long.md": f"# {title}\n\n## q\n\na\n"})
+        code, out, err = run(root, "build")
+        assert (code, err) == (0, "")
+        package = Path(SUMMARY.fullmatch(out.strip()).group(1))
+        assert package.parent == Path("build") and hidden(root) == []
+        assert package.name.startswith("the-very-long-title-of-a-deck-of-flashcards-the-")
+        assert re.fullmatch(r"[a-z-]{80,91}-[0-9a-f]{8}\.apkg", package.name), package.name
+        assert package_notes(root / package)["q"]["deck"] == title
+        assert run(root, "build")[0] == 0  # and again: the name does not drift
+        built.append(package.name)
+    assert built[0] != built[1]  # the hash of the whole title tells them apart
+
+
+def test_250_byte_file_name_builds_and_deck_ids_pins_it(tmp_path, run):
+    name = "a-file-name-that-says-it-all-" * 8 + "ü" * 4 + "x" * 7 + ".md"
+    assert len(name.encode()) == 250
+    root = make_project(tmp_path, {name: "## q\n\na\n"})
+    code, out, err = run(root, "build")
+    assert (code, err) == (0, "")
+    package = Path(SUMMARY.fullmatch(out.strip()).group(1))
+    assert package_notes(root / package)["q"]["deck"] == name[:-3]
+    assert len(package.name) == 105 and hidden(root) == []
+    code, out, err = run(root, "ids")
+    assert (code, out, err) == (0, "pinned 1 card in 1 file\n", "")
+    assert (root / "source" / name).read_text().startswith("## q\n<!-- id: ")
+    assert hidden(root) == []
+
+
 # --- typos that Anki itself would reject or turn into a note without cards ---------------
 # Correct behaviour: either a located error (exit 1, nothing written) or a package that
 # Anki imports with a card for every note the build counted.
