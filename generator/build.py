@@ -523,6 +523,7 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
     if changed or not compiled.mirrored:
         memory.remember(project.memory_path, compiled.lock_text)
     cache.record_output(output, digest)
+    package.sweep(output)
     notes = compiled.notes
     summary = Summary(
         decks=len({n.card.deck for n in notes}),

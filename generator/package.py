@@ -12,9 +12,12 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import sqlite3
+import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +179,31 @@ def _temporary(path: Path, suffix: str, made: list[Path]) -> Path:
     os.close(fd)
     made.append(Path(name))
     return Path(name)
+
+
+LEFTOVER_SECONDS = 3600  # a younger temporary file may belong to a build still running
+
+
+def sweep(path: Path) -> None:
+    """Remove the temporary files that builds killed midway (`kill -9`, a power cut) left
+    beside the package `path` over an hour ago: those of any `.apkg` in its folder, and of
+    `path` itself whatever its name. Best effort."""
+    ours = re.compile(r"\.(?:.+\.apkg\.|" + re.escape(temporary_prefix(path.name)[1:]) +
+                      r")[a-z0-9_]{8}\.(?:tmp|db)")  # as `_temporary` names them
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if not ours.fullmatch(name):
+            continue
+        leftover = path.parent / name
+        try:
+            found = leftover.lstat()
+            if stat.S_ISREG(found.st_mode) and time.time() - found.st_mtime > LEFTOVER_SECONDS:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def _write_db(db_path: Path, notes, layout: Layout, id_base: int) -> None:

@@ -445,6 +445,20 @@ def test_250_byte_file_name_builds_and_deck_ids_pins_it(tmp_path, run):
     assert hidden(root) == []
 
 
+def test_output_file_name_of_250_bytes_builds_and_its_leftovers_are_swept(good, run):
+    name = "my-own-package-name-" * 12 + "ä" * 3 + ".apkg"
+    assert len(name.encode()) == 251
+    # what a build killed while writing it two hours ago left: its name cut, '.apkg' kept
+    leftover = good / "build" / f".{name[:95]}.apkg.abcd1234.tmp"
+    leftover.write_bytes(b"PK")
+    os.utime(leftover, (leftover.stat().st_atime - 7200, leftover.stat().st_mtime - 7200))
+    code, out, err = run(good, "build", "-o", f"build/{name}")
+    assert (code, err) == (0, "")
+    assert SUMMARY.fullmatch(out.strip()).group(1) == f"build/{name}"
+    assert package_notes(good / "build" / name)["q1"]["deck"] == "Good"
+    assert hidden(good) == []
+
+
 # --- typos that Anki itself would reject or turn into a note without cards ---------------
 # Correct behaviour: either a located error (exit 1, nothing written) or a package that
 # Anki imports with a card for every note the build counted.
@@ -666,6 +680,28 @@ def test_ctrl_c_while_writing_the_lock_does_not_claim_nothing_changed(good, run,
     if "nothing was changed" in err:
         assert package.read_bytes() == before, (
             f"the user was told {err.strip()!r}, but build/good.apkg was replaced")
+
+
+def test_leftovers_of_a_killed_build_are_swept_after_an_hour_by_the_next_build(good, run):
+    build_dir = good / "build"
+    planted = {name: build_dir / name for name in (
+        ".good.apkg.k1ll3d_9.tmp", ".good.apkg.k1ll3d_9.db",  # this package's, 2 hours old
+        ".renamed-deck.apkg.abcd1234.tmp",  # another package's (the deck was renamed)
+        ".good.apkg.fresh123.tmp",  # a build running now: kept
+        ".good.apkg.tmp", "good.apkg.abcd1234.tmp", ".notes.abcd1234.tmp")}  # not ours
+    for path in planted.values():
+        path.write_bytes(b"PK\x03\x04 half a package")
+        if "fresh" not in path.name:
+            os.utime(path, (path.stat().st_atime - 7200, path.stat().st_mtime - 7200))
+    (good / "source" / "good.md").write_text(GOOD + "\n## no back\n")
+    assert run(good, "build")[0] == 1  # a failed build sweeps nothing
+    assert all(path.exists() for path in planted.values())
+    (good / "source" / "good.md").write_text(GOOD)
+    code, out, err = run(good, "build")  # the package is unchanged, so not even written
+    assert (code, err) == (0, "")
+    assert sorted(p.name for p in build_dir.iterdir() if p.name.startswith(".")) == [
+        ".good.apkg.fresh123.tmp", ".good.apkg.tmp", ".notes.abcd1234.tmp"]
+    assert (build_dir / "good.apkg.abcd1234.tmp").exists()
 
 
 # --- deck check -------------------------------------------------------------------------
