@@ -503,7 +503,8 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
                           _layout(compiled, cache if use_cache else None), compiled.id_base,
                           meanwhile=lambda: compiled.lock_text)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
-        raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
+        raise DeckError(f"cannot write '{_shown(output)}': "
+                        f"{_not_a_folder(output) or error.strerror or error}") from None
     except package.MediaChanged as error:
         cache.forget()  # the cards showing it are rendered anew next time
         raise DeckError(f"'{_shown(Path(error.item.source))}' changed while the package was "
@@ -536,6 +537,19 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         seconds=time.perf_counter() - started,
         pending=tuple(step.action for step in compiled.steps))
     return summary
+
+
+def _not_a_folder(output: Path) -> str | None:
+    """What stands where the package's folder should be, if anything does."""
+    for path in output.parents:
+        if path.is_dir():
+            return None
+        if path.is_symlink():
+            return (f"'{_shown(path)}' is a symbolic link to something that is not a "
+                    "folder; remove the link, or make it point to a folder")
+        if path.exists():
+            return f"'{_shown(path)}' is a file, not a folder; move it away"
+    return None
 
 
 def _layout(compiled: Compiled, cache: FileCache | None):

@@ -682,6 +682,22 @@ def test_ctrl_c_while_writing_the_lock_does_not_claim_nothing_changed(good, run,
             f"the user was told {err.strip()!r}, but build/good.apkg was replaced")
 
 
+@pytest.mark.parametrize("kind", ["file", "symlink_to_nothing"])
+def test_build_that_is_not_a_folder_says_so_and_is_exit_2(good, run, kind):
+    shutil.rmtree(good / "build")
+    if kind == "file":
+        (good / "build").write_text("notes I keep here\n")
+        problem = "'build' is a file, not a folder; move it away"
+    else:
+        os.symlink("gone", good / "build")
+        problem = ("'build' is a symbolic link to something that is not a folder; remove the "
+                   "link, or make it point to a folder")
+    (good / "source" / "good.md").write_text(ADD_Q2)
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (2, "")
+    assert err == f"deck: error: cannot write 'build/good.apkg': {problem}\n"
+
+
 def test_leftovers_of_a_killed_build_are_swept_after_an_hour_by_the_next_build(good, run):
     build_dir = good / "build"
     planted = {name: build_dir / name for name in (
