@@ -495,6 +495,7 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
 
     output = project.output or default_output(project, compiled.notes)
     digest = _package_digest(compiled)
+    _refuse_read_only_lock(project, compiled)
     try:
         # unchanged sources, untouched package: its bytes would be the same, skip the write
         if not cache.same_output(output, digest):
@@ -537,6 +538,20 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         seconds=time.perf_counter() - started,
         pending=tuple(step.action for step in compiled.steps))
     return summary
+
+
+def _refuse_read_only_lock(project: Project, compiled: Compiled) -> None:
+    """A lock made read-only (`chmod a-w`) is never replaced: a build that would change it
+    stops before writing anything (one that leaves it as it is goes on)."""
+    try:
+        mode = project.lock_path.stat().st_mode
+    except OSError:
+        return
+    if not mode & 0o200 and _read_text(project.lock_path) != compiled.lock_text:
+        lock = _shown(project.lock_path)
+        raise DeckError(f"the lock '{lock}' is read-only and this build would change it; "
+                        f"nothing was written: make it writable ('chmod u+w {lock}') to let "
+                        "the build record the cards' identities")
 
 
 def _not_a_folder(output: Path) -> str | None:

@@ -551,6 +551,46 @@ def test_corrupt_lock_is_E901_at_its_line_and_column_then_reset_lock_builds(good
     assert hidden(good) == []
 
 
+def test_lock_keeps_its_mode_when_a_build_rewrites_it(good, run):
+    lock = good / "source" / "deck.lock"
+    os.chmod(lock, 0o600)  # private: not for the other users of this machine
+    before = lock.read_bytes()
+    (good / "source" / "good.md").write_text(ADD_Q2)
+    code, out, err = run(good, "build")
+    assert (code, err) == (0, "") and lock.read_bytes() != before
+    assert lock.stat().st_mode & 0o7777 == 0o600
+
+
+def test_read_only_lock_is_never_replaced_a_build_that_would_change_it_is_exit_2(good, run):
+    lock = good / "source" / "deck.lock"
+    os.chmod(lock, 0o444)  # on purpose: this lock must not change
+    (good / "build" / "good.apkg").unlink()
+    code, out, err = run(good, "build")  # the lock stays as it is: the build goes on
+    assert (code, err) == (0, "") and (good / "build" / "good.apkg").is_file()
+    (good / "source" / "good.md").write_text(ADD_Q2)  # a new card: a new row in the lock
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (2, "")
+    assert err == ("deck: error: the lock 'source/deck.lock' is read-only and this build would "
+                   "change it; nothing was written: make it writable ('chmod u+w "
+                   "source/deck.lock') to let the build record the cards' identities\n")
+    assert lock.stat().st_mode & 0o7777 == 0o444
+    os.chmod(lock, 0o644)
+    assert run(good, "build")[0] == 0
+
+
+def test_read_only_lock_is_not_rewritten_by_deck_pending_done(good, run):
+    (good / "source" / "good.md").write_text("# Good\n\n## q2\n\na2\n")  # q1 removed
+    assert run(good, "build")[0] == 0
+    lock = good / "source" / "deck.lock"
+    os.chmod(lock, 0o444)
+    before = snapshot(good)
+    code, out, err = run(good, "pending", "--done", "all")
+    assert snapshot(good) == before and hidden(good) == []
+    assert (code, out) == (2, "")
+    assert err == (f"deck: error: cannot update the lock '{lock}': the file is read-only; "
+                   "nothing was marked done\n")
+
+
 # --- the build folder: cannot write, disk full, Ctrl-C ------------------------------------
 
 def _interrupted_write(run, root, monkeypatch, patches):
