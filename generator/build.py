@@ -442,6 +442,9 @@ def build_time() -> int:
     return int(epoch) if epoch.isdigit() else int(time.time())
 
 
+PACKAGE_NAME_CHARS = 100  # far below the 255 bytes of a file name, temporary names included
+
+
 def default_output(project: Project, notes: tuple[Note, ...]) -> Path:
     import unicodedata
 
@@ -449,6 +452,9 @@ def default_output(project: Project, notes: tuple[Note, ...]) -> Path:
     name = tops[0] if len(tops) == 1 else nfc(project.root.name)
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "deck"
+    if len(slug) > PACKAGE_NAME_CHARS:  # a long title: a readable start, and its own hash
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        slug = f"{slug[: PACKAGE_NAME_CHARS - 9].rstrip('-')}-{digest}"
     return project.root / "build" / f"{slug}.apkg"
 
 
@@ -489,6 +495,7 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
 
     output = project.output or default_output(project, compiled.notes)
     digest = _package_digest(compiled)
+    _refuse_read_only_lock(project, compiled)
     try:
         # unchanged sources, untouched package: its bytes would be the same, skip the write
         if not cache.same_output(output, digest):
@@ -497,7 +504,8 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
                           _layout(compiled, cache if use_cache else None), compiled.id_base,
                           meanwhile=lambda: compiled.lock_text)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
-        raise DeckError(f"cannot write '{_shown(output)}': {error.strerror or error}") from None
+        raise DeckError(f"cannot write '{_shown(output)}': "
+                        f"{_not_a_folder(output) or error.strerror or error}") from None
     except package.MediaChanged as error:
         cache.forget()  # the cards showing it are rendered anew next time
         raise DeckError(f"'{_shown(Path(error.item.source))}' changed while the package was "
@@ -517,6 +525,7 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
     if changed or not compiled.mirrored:
         memory.remember(project.memory_path, compiled.lock_text)
     cache.record_output(output, digest)
+    package.sweep(output)
     notes = compiled.notes
     summary = Summary(
         decks=len({n.card.deck for n in notes}),
@@ -529,6 +538,33 @@ def _write(project: Project, compiled: Compiled, cache: FileCache, started: floa
         seconds=time.perf_counter() - started,
         pending=tuple(step.action for step in compiled.steps))
     return summary
+
+
+def _refuse_read_only_lock(project: Project, compiled: Compiled) -> None:
+    """A lock made read-only (`chmod a-w`) is never replaced: a build that would change it
+    stops before writing anything (one that leaves it as it is goes on)."""
+    try:
+        mode = project.lock_path.stat().st_mode
+    except OSError:
+        return
+    if not mode & 0o200 and _read_text(project.lock_path) != compiled.lock_text:
+        lock = _shown(project.lock_path)
+        raise DeckError(f"the lock '{lock}' is read-only and this build would change it; "
+                        f"nothing was written: make it writable ('chmod u+w {lock}') to let "
+                        "the build record the cards' identities")
+
+
+def _not_a_folder(output: Path) -> str | None:
+    """What stands where the package's folder should be, if anything does."""
+    for path in output.parents:
+        if path.is_dir():
+            return None
+        if path.is_symlink():
+            return (f"'{_shown(path)}' is a symbolic link to something that is not a "
+                    "folder; remove the link, or make it point to a folder")
+        if path.exists():
+            return f"'{_shown(path)}' is a file, not a folder; move it away"
+    return None
 
 
 def _layout(compiled: Compiled, cache: FileCache | None):

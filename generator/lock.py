@@ -653,15 +653,28 @@ def row_json(e: LockEntry) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write beside the target and rename, so a crash never leaves half a file (through a
-    symbolic link: the link stays a link)."""
+    symbolic link: the link stays a link). The file keeps its mode, and a read-only one
+    (no write bit for its owner) is refused: the user made it so, and root, who may write
+    any file, must not replace it either."""
+    import errno
+
+    from generator.model import temporary_prefix
+
     path = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644  # mkstemp makes it private; a lock is a plain file
+    if not mode & 0o200:
+        raise PermissionError(errno.EACCES, "the file is read-only", str(path))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

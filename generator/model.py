@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
@@ -12,6 +13,22 @@ def nfc(text: str) -> str:
     """`text` in Unicode NFC, as Anki stores note text: a file saved on a Mac (NFD) must give
     the same identities, decks and fields as the same file saved elsewhere."""
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+TEMPORARY_NAME_BYTES = 100
+
+
+def temporary_prefix(name: str) -> str:
+    """The prefix of a temporary file made beside the file `name`, to be renamed onto it:
+    `.name.`, with a long name cut to 100 bytes (its extension kept): tempfile adds 8
+    characters and a suffix, and a file name is limited to 255 bytes."""
+    data = os.fsencode(name)
+    if len(data) > TEMPORARY_NAME_BYTES:
+        ext = os.path.splitext(data)[1]
+        ext = ext if len(ext) <= 16 else b""
+        name = data[: TEMPORARY_NAME_BYTES - len(ext)].decode("utf-8", "ignore") + \
+            ext.decode("utf-8", "ignore")
+    return f".{name}."
 
 
 def by_constructor(cls):

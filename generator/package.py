@@ -12,16 +12,19 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import sqlite3
+import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from generator.check import cloze_numbers
-from generator.model import Kind, MediaFile, Note
+from generator.model import Kind, MediaFile, Note, temporary_prefix
 from generator.notetypes import BY_KIND, NoteType
 
 FORMAT = "4"  # bump when the bytes written for the same notes change
@@ -171,10 +174,36 @@ def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...],
 
 def _temporary(path: Path, suffix: str, made: list[Path]) -> Path:
     """A new empty file beside `path`, recorded in `made` so it is always removed."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
+                                suffix=suffix)
     os.close(fd)
     made.append(Path(name))
     return Path(name)
+
+
+LEFTOVER_SECONDS = 3600  # a younger temporary file may belong to a build still running
+
+
+def sweep(path: Path) -> None:
+    """Remove the temporary files that builds killed midway (`kill -9`, a power cut) left
+    beside the package `path` over an hour ago: those of any `.apkg` in its folder, and of
+    `path` itself whatever its name. Best effort."""
+    ours = re.compile(r"\.(?:.+\.apkg\.|" + re.escape(temporary_prefix(path.name)[1:]) +
+                      r")[a-z0-9_]{8}\.(?:tmp|db)")  # as `_temporary` names them
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if not ours.fullmatch(name):
+            continue
+        leftover = path.parent / name
+        try:
+            found = leftover.lstat()
+            if stat.S_ISREG(found.st_mode) and time.time() - found.st_mtime > LEFTOVER_SECONDS:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def _write_db(db_path: Path, notes, layout: Layout, id_base: int) -> None:

@@ -84,7 +84,7 @@ def parse_tokens(path: str, text: str, env: dict | None = None
     file_kind = KINDS.get(str(meta.get("type", "basic")).lower())
     if file_kind is None:
         diagnostics.append(Diagnostic(SourcePos(path, 1), "E106",
-                                      f"unknown card type '{meta.get('type')}'; "
+                                      f"unknown card type '{_quoted(meta.get('type'))}'; "
                                       "expected 'basic', 'reversed' or 'cloze'"))
         file_kind = Kind.BASIC
 
@@ -242,10 +242,43 @@ def _with_tokens(card: Card, tokens: list[Token], heading: int, following: int) 
     return CardTokens(card, tokens[heading + 1], extra, tokens[split + 3 : following])
 
 
+FRONT_MATTER_LIMIT = 8 * 1024  # bytes of YAML: 'deck', 'tags' and 'type' need far less
+_DEPTH_LIMIT = 8  # lists or mappings inside each other: 'tags: [a, b]' is two
+_QUOTED = 200  # characters of a user's value quoted in a message
+
+
+def _quoted(value) -> str:
+    """A value from the front matter as a message quotes it: on one line, cut short."""
+    return short(str(value), _QUOTED)
+
+
 def _front_matter(content: str) -> tuple[dict, str | None]:
+    """The front matter's mapping, or why it cannot be read. Its size, nesting, anchors and
+    aliases are checked first: a few hundred bytes of aliases (the "billion laughs") would
+    expand to gigabytes."""
     import yaml  # only files with front matter pay for it
 
+    size = len(content.encode())
+    if size > FRONT_MATTER_LIMIT:
+        return {}, (f"front matter is {size:,} bytes, over the limit of "
+                    f"{FRONT_MATTER_LIMIT // 1024} KB (plenty for 'deck', 'tags' and "
+                    "'type'); shorten it")
     try:
+        depth = 0
+        for event in yaml.parse(content, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 2  # the front matter starts on the file's line 2
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
+                return {}, (f"front matter uses the YAML {'alias' if mark == '*' else 'anchor'}"
+                            f" '{mark}{_quoted(event.anchor)}' (line {line}); anchors and "
+                            "aliases are not allowed here: write each value out")
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > _DEPTH_LIMIT:
+                    return {}, (f"front matter nests lists or mappings more than "
+                                f"{_DEPTH_LIMIT} levels deep (line {line})")
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
         data = yaml.safe_load(content)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -263,15 +296,16 @@ def _tags(value) -> tuple[tuple[str, ...], list[str]]:
     if isinstance(value, str):
         return tuple(value.split()), []
     if not isinstance(value, (list, tuple)):
-        return (), [f"tags must be a list or a space-separated string, not '{value}'"]
+        return (), [f"tags must be a list or a space-separated string, not "
+                    f"'{_quoted(value)}'"]
     tags, problems = [], []
     for tag in value:
         text = "" if tag is None or isinstance(tag, (dict, list)) else str(tag).strip()
         if not text:
-            problems.append(f"empty tag '{tag}' in 'tags'")
+            problems.append(f"empty tag '{_quoted(tag)}' in 'tags'")
         elif any(c.isspace() for c in text):
-            problems.append(f"tag '{text}' contains a space; Anki tags are single words "
-                            f"(did you mean '{'_'.join(text.split())}'?)")
+            problems.append(f"tag '{_quoted(text)}' contains a space; Anki tags are single "
+                            f"words (did you mean '{_quoted('_'.join(text.split()))}'?)")
         else:
             tags.append(text)
     return tuple(tags), problems

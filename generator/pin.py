@@ -11,6 +11,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from generator.model import temporary_prefix
+
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 
 
@@ -70,7 +72,8 @@ def write_pins(path: Path, pins: list[tuple[int, str]]) -> None:
     bom = data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     out = ("\ufeff" if bom else "") + pin_text(text, pins)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(out.encode("utf-8"))

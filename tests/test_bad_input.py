@@ -315,6 +315,65 @@ def test_front_matter_tag_with_spaces_is_E106_with_did_you_mean(good, run):
         f"1 error; {NOTHING_WRITTEN}"]
 
 
+# "billion laughs": each line repeats the one above 9 times, through YAML aliases
+ALIAS_BOMB = """---
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+tags: [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+---
+"""
+
+
+def test_yaml_alias_bomb_in_front_matter_is_E106_with_a_short_message(good, run):
+    # 280 bytes that expand to 4.8 million tags: seconds, hundreds of MB and a message of
+    # tens of MB, before aliases were refused
+    assert len(ALIAS_BOMB) < 300
+    (good / "source" / "bomb.md").write_text(ALIAS_BOMB + "\n## q2\n\na2\n")
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (1, "")
+    assert len(err) < 300
+    assert err.splitlines() == [
+        "bomb.md:1:1: E106 front matter uses the YAML anchor '&a' (line 2); anchors and "
+        "aliases are not allowed here: write each value out",
+        f"1 error; {NOTHING_WRITTEN}"]
+
+
+@pytest.mark.parametrize("front_matter, problem", [
+    ("tags: [ml]\ndeck: *nowhere\n", "uses the YAML alias '*nowhere' (line 3); anchors and "
+     "aliases are not allowed here: write each value out"),
+    ("tags: " + "[" * 600 + "]" * 600 + "\n", "nests lists or mappings more than 8 levels "
+     "deep (line 2)"),
+    ("tags: [" + ", ".join(["machine_learning"] * 500) + "]\n", "is 9,006 bytes, over the "
+     "limit of 8 KB (plenty for 'deck', 'tags' and 'type'); shorten it"),
+], ids=["alias", "nested_600_deep", "over_8_kb"])
+def test_front_matter_that_is_costly_to_read_is_E106(good, run, front_matter, problem):
+    (good / "source" / "fm.md").write_text(f"---\n{front_matter}---\n\n## q2\n\na2\n")
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [f"fm.md:1:1: E106 front matter {problem}",
+                                f"1 error; {NOTHING_WRITTEN}"]
+
+
+def test_front_matter_values_are_quoted_on_one_line_and_cut_at_200_characters(good, run):
+    word = "machine learning " * 30
+    (good / "source" / "fm.md").write_text(
+        f"---\ntype: {'x' * 300}\ntags: ['{word}', [a, {{b: c}}]]\n---\n\n## q2\n\na2\n")
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (1, "")
+    words = " ".join(word.split())
+    assert err.splitlines() == [
+        "fm.md:1:1: E106 empty tag '['a', {'b': 'c'}]' in 'tags'",
+        f"fm.md:1:1: E106 tag '{words[:199]}…' contains a space; Anki tags are single words "
+        f"(did you mean '{'_'.join(word.split())[:199]}…'?)",
+        f"fm.md:1:1: E106 unknown card type '{'x' * 199}…'; expected 'basic', 'reversed' or "
+        "'cloze'",
+        f"3 errors; {NOTHING_WRITTEN}"]
+
+
 def test_heading_with_only_math_builds(good, run):
     (good / "source" / "good.md").write_text(GOOD + "\n## $x^2$\n\nsquare\n")
     code, out, err = run(good, "build")
@@ -350,6 +409,54 @@ def test_image_that_is_not_an_image_is_E405(good, run, data, problem):
     assert (code, out) == (1, "")
     assert err.splitlines() == [f"good.md:9:1: E405 image 'pic.png' {problem}",
                                 f"1 error; {NOTHING_WRITTEN}"]
+
+
+# --- long names: a file name is limited to 255 bytes, temporary names included --------------
+
+def test_250_character_title_builds_a_package_with_a_short_name(tmp_path, run):
+    built = []
+    for n, ending in enumerate(("first", "second")):  # titles alike up to their last word
+        title = ("The Very Long Title Of A Deck Of Flashcards " * 6)[:242] + " " + ending[:7]
+        root = make_project(tmp_path / str(n), {"long.md": f"# {title}\n\n## q\n\na\n"})
+        code, out, err = run(root, "build")
+        assert (code, err) == (0, "")
+        package = Path(SUMMARY.fullmatch(out.strip()).group(1))
+        assert package.parent == Path("build") and hidden(root) == []
+        assert package.name.startswith("the-very-long-title-of-a-deck-of-flashcards-the-")
+        assert re.fullmatch(r"[a-z-]{80,91}-[0-9a-f]{8}\.apkg", package.name), package.name
+        assert package_notes(root / package)["q"]["deck"] == title
+        assert run(root, "build")[0] == 0  # and again: the name does not drift
+        built.append(package.name)
+    assert built[0] != built[1]  # the hash of the whole title tells them apart
+
+
+def test_250_byte_file_name_builds_and_deck_ids_pins_it(tmp_path, run):
+    name = "a-file-name-that-says-it-all-" * 8 + "ü" * 4 + "x" * 7 + ".md"
+    assert len(name.encode()) == 250
+    root = make_project(tmp_path, {name: "## q\n\na\n"})
+    code, out, err = run(root, "build")
+    assert (code, err) == (0, "")
+    package = Path(SUMMARY.fullmatch(out.strip()).group(1))
+    assert package_notes(root / package)["q"]["deck"] == name[:-3]
+    assert len(package.name) == 105 and hidden(root) == []
+    code, out, err = run(root, "ids")
+    assert (code, out, err) == (0, "pinned 1 card in 1 file\n", "")
+    assert (root / "source" / name).read_text().startswith("## q\n<!-- id: ")
+    assert hidden(root) == []
+
+
+def test_output_file_name_of_250_bytes_builds_and_its_leftovers_are_swept(good, run):
+    name = "my-own-package-name-" * 12 + "ä" * 3 + ".apkg"
+    assert len(name.encode()) == 251
+    # what a build killed while writing it two hours ago left: its name cut, '.apkg' kept
+    leftover = good / "build" / f".{name[:95]}.apkg.abcd1234.tmp"
+    leftover.write_bytes(b"PK")
+    os.utime(leftover, (leftover.stat().st_atime - 7200, leftover.stat().st_mtime - 7200))
+    code, out, err = run(good, "build", "-o", f"build/{name}")
+    assert (code, err) == (0, "")
+    assert SUMMARY.fullmatch(out.strip()).group(1) == f"build/{name}"
+    assert package_notes(good / "build" / name)["q1"]["deck"] == "Good"
+    assert hidden(good) == []
 
 
 # --- typos that Anki itself would reject or turn into a note without cards ---------------
@@ -442,6 +549,46 @@ def test_corrupt_lock_is_E901_at_its_line_and_column_then_reset_lock_builds(good
     assert (good / "source" / "deck.lock").read_bytes() == lock
     assert (good / "build" / "good.apkg").read_bytes() == package
     assert hidden(good) == []
+
+
+def test_lock_keeps_its_mode_when_a_build_rewrites_it(good, run):
+    lock = good / "source" / "deck.lock"
+    os.chmod(lock, 0o600)  # private: not for the other users of this machine
+    before = lock.read_bytes()
+    (good / "source" / "good.md").write_text(ADD_Q2)
+    code, out, err = run(good, "build")
+    assert (code, err) == (0, "") and lock.read_bytes() != before
+    assert lock.stat().st_mode & 0o7777 == 0o600
+
+
+def test_read_only_lock_is_never_replaced_a_build_that_would_change_it_is_exit_2(good, run):
+    lock = good / "source" / "deck.lock"
+    os.chmod(lock, 0o444)  # on purpose: this lock must not change
+    (good / "build" / "good.apkg").unlink()
+    code, out, err = run(good, "build")  # the lock stays as it is: the build goes on
+    assert (code, err) == (0, "") and (good / "build" / "good.apkg").is_file()
+    (good / "source" / "good.md").write_text(ADD_Q2)  # a new card: a new row in the lock
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (2, "")
+    assert err == ("deck: error: the lock 'source/deck.lock' is read-only and this build would "
+                   "change it; nothing was written: make it writable ('chmod u+w "
+                   "source/deck.lock') to let the build record the cards' identities\n")
+    assert lock.stat().st_mode & 0o7777 == 0o444
+    os.chmod(lock, 0o644)
+    assert run(good, "build")[0] == 0
+
+
+def test_read_only_lock_is_not_rewritten_by_deck_pending_done(good, run):
+    (good / "source" / "good.md").write_text("# Good\n\n## q2\n\na2\n")  # q1 removed
+    assert run(good, "build")[0] == 0
+    lock = good / "source" / "deck.lock"
+    os.chmod(lock, 0o444)
+    before = snapshot(good)
+    code, out, err = run(good, "pending", "--done", "all")
+    assert snapshot(good) == before and hidden(good) == []
+    assert (code, out) == (2, "")
+    assert err == (f"deck: error: cannot update the lock '{lock}': the file is read-only; "
+                   "nothing was marked done\n")
 
 
 # --- the build folder: cannot write, disk full, Ctrl-C ------------------------------------
@@ -573,6 +720,44 @@ def test_ctrl_c_while_writing_the_lock_does_not_claim_nothing_changed(good, run,
     if "nothing was changed" in err:
         assert package.read_bytes() == before, (
             f"the user was told {err.strip()!r}, but build/good.apkg was replaced")
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink_to_nothing"])
+def test_build_that_is_not_a_folder_says_so_and_is_exit_2(good, run, kind):
+    shutil.rmtree(good / "build")
+    if kind == "file":
+        (good / "build").write_text("notes I keep here\n")
+        problem = "'build' is a file, not a folder; move it away"
+    else:
+        os.symlink("gone", good / "build")
+        problem = ("'build' is a symbolic link to something that is not a folder; remove the "
+                   "link, or make it point to a folder")
+    (good / "source" / "good.md").write_text(ADD_Q2)
+    code, out, err = fails_and_loses_nothing(run, good)
+    assert (code, out) == (2, "")
+    assert err == f"deck: error: cannot write 'build/good.apkg': {problem}\n"
+
+
+def test_leftovers_of_a_killed_build_are_swept_after_an_hour_by_the_next_build(good, run):
+    build_dir = good / "build"
+    planted = {name: build_dir / name for name in (
+        ".good.apkg.k1ll3d_9.tmp", ".good.apkg.k1ll3d_9.db",  # this package's, 2 hours old
+        ".renamed-deck.apkg.abcd1234.tmp",  # another package's (the deck was renamed)
+        ".good.apkg.fresh123.tmp",  # a build running now: kept
+        ".good.apkg.tmp", "good.apkg.abcd1234.tmp", ".notes.abcd1234.tmp")}  # not ours
+    for path in planted.values():
+        path.write_bytes(b"PK\x03\x04 half a package")
+        if "fresh" not in path.name:
+            os.utime(path, (path.stat().st_atime - 7200, path.stat().st_mtime - 7200))
+    (good / "source" / "good.md").write_text(GOOD + "\n## no back\n")
+    assert run(good, "build")[0] == 1  # a failed build sweeps nothing
+    assert all(path.exists() for path in planted.values())
+    (good / "source" / "good.md").write_text(GOOD)
+    code, out, err = run(good, "build")  # the package is unchanged, so not even written
+    assert (code, err) == (0, "")
+    assert sorted(p.name for p in build_dir.iterdir() if p.name.startswith(".")) == [
+        ".good.apkg.fresh123.tmp", ".good.apkg.tmp", ".notes.abcd1234.tmp"]
+    assert (build_dir / "good.apkg.abcd1234.tmp").exists()
 
 
 # --- deck check -------------------------------------------------------------------------

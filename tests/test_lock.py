@@ -421,3 +421,10 @@ def test_a_lock_row_is_the_json_of_its_fields():
             assert lock._entry(json.loads(expected)) == entry
 
     same()
+
+
+def test_write_atomic_writes_a_file_whose_name_is_250_bytes(tmp_path):
+    path = tmp_path / ("lock-" * 49 + "ü" * 2 + "x")
+    assert len(path.name.encode()) == 250
+    lock.write_atomic(path, "text\n")
+    assert path.read_text() == "text\n" and [p.name for p in tmp_path.iterdir()] == [path.name]
