@@ -471,7 +471,7 @@ def build(project: Project, now: int | None = None,
         compiled = compile_project(project, build_time() if now is None else now, progress,
                                    choice, workers, use_cache, staging)
         if has_errors(compiled.diagnostics):
-            raise BuildFailed(compiled.diagnostics)
+            raise BuildFailed(compiled.diagnostics, project.source)
         summary = _write(project, compiled, cache, started, use_cache)
     except BaseException:
         if staging is not None:

@@ -10,7 +10,7 @@ import time
 import click
 
 from generator.diagnostics import (BuildFailed, DeckError, Interrupted, error_count,
-                                   has_errors)
+                                   has_errors, located, shown_path)
 
 source_option = click.option("--source", "source", metavar="DIR",
                              help="Folder of Markdown sources (default: ./source).")
@@ -55,8 +55,8 @@ def build_command(source, media, output, reset_lock, restore_lock, accept_lock) 
         summary, compiled = build.build(project, progress=progress, choice=choice)
     finally:
         progress.close()
-    _print_diagnostics(compiled.diagnostics, err=True)
-    for line in _summary_lines(summary):
+    _print_diagnostics(compiled.diagnostics, project.source, err=True)
+    for line in _summary_lines(summary, project.source):
         click.echo(line)
 
 
@@ -74,11 +74,12 @@ def check_command(source, media, strict, fmt) -> None:
     compiled = build.compile_project(project, build.build_time())
     diagnostics = compiled.diagnostics
     if fmt == "json":
-        click.echo(json.dumps([{"path": d.pos.path, "line": d.pos.line, "col": d.pos.col,
+        click.echo(json.dumps([{"path": shown_path(d.pos.path, project.source),
+                                "line": d.pos.line, "col": d.pos.col,
                                 "code": d.code, "severity": d.severity.value,
                                 "message": d.message} for d in diagnostics], indent=2))
     else:
-        _print_diagnostics(diagnostics)
+        _print_diagnostics(diagnostics, project.source)
     errors = error_count(diagnostics)
     warnings = len(diagnostics) - errors
     files = len({n.card.pos.path for n in compiled.notes})
@@ -102,7 +103,7 @@ def ids_command(source, media, check_only) -> None:
     project = build.load_project(source, media)
     compiled = build.compile_project(project, build.build_time())
     if has_errors(compiled.diagnostics):
-        raise BuildFailed(compiled.diagnostics)
+        raise BuildFailed(compiled.diagnostics, project.source)
     unpinned = pin.unpinned(compiled.notes)
     count = sum(len(p) for p in unpinned.values())
     if check_only:
@@ -182,7 +183,7 @@ def preview_command(source, media, output, open_page) -> None:
 
     project = build.load_project(source, media)
     result = build.write_preview(project, Path(output).resolve() if output else None)
-    _print_diagnostics(result.diagnostics, err=True)
+    _print_diagnostics(result.diagnostics, project.source, err=True)
     click.echo(f"wrote {_rel(str(result.index))}: {result.cards} note{_s(result.cards)}, "
                f"{result.sides} card{_s(result.sides)}, {result.media} media file"
                f"{_s(result.media)}")
@@ -209,10 +210,10 @@ def watch_command(source, media, output, open_page) -> None:
     opened = not open_page
     try:
         for outcome in watch.run(project, Path(output).resolve() if output else None):
-            _print_diagnostics(outcome.diagnostics, err=True)
+            _print_diagnostics(outcome.diagnostics, project.source, err=True)
             stamp = time.strftime("%H:%M:%S")
             if outcome.summary is not None:
-                first, *rest = _summary_lines(outcome.summary)
+                first, *rest = _summary_lines(outcome.summary, project.source)
                 click.echo(f"[{stamp}] {first}")
                 for line in rest:
                     click.echo(line)
@@ -235,12 +236,12 @@ def _open(page) -> None:
     webbrowser.open(page.as_uri())
 
 
-def _print_diagnostics(diagnostics, err: bool = False) -> None:
+def _print_diagnostics(diagnostics, source=None, err: bool = False) -> None:
     for d in diagnostics:
-        click.echo(str(d), err=err)
+        click.echo(located(d, source), err=err)
 
 
-def _summary_lines(summary) -> list[str]:
+def _summary_lines(summary, source=None) -> list[str]:
     """The summary line; the cards that kept a reworded card's identity; what is still to
     be done in Anki."""
     from generator.diagnostics import short
@@ -251,7 +252,9 @@ def _summary_lines(summary) -> list[str]:
              f"{summary.unchanged} unchanged, {len(summary.removed)} removed from sources), "
              f"{summary.media} media file{_s(summary.media)}, {summary.seconds:.2f} s"]
     for note in summary.reworded:
-        lines.append(f"  {note.card.pos}: kept the identity of reworded card "
+        pos = note.card.pos
+        lines.append(f"  {shown_path(pos.path, source)}:{pos.line}:{pos.col}: kept the "
+                     "identity of reworded card "
                      f"'{short(note.renamed_from)}'")
     if summary.pending:
         counts = {a: summary.pending.count(a) for a in dict.fromkeys(summary.pending)}
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli.main(args=argv, prog_name="deck", standalone_mode=False)
     except BuildFailed as failure:
-        _print_diagnostics(failure.diagnostics, err=True)
+        _print_diagnostics(failure.diagnostics, failure.source, err=True)
         errors = error_count(failure.diagnostics)
         click.echo(f"{errors} error{_s(errors)}; nothing was written", err=True)
         return 1

@@ -107,11 +107,32 @@ class DeckError(Exception):
 
 
 class BuildFailed(DeckError):
-    """The sources have errors; nothing was written."""
+    """The sources have errors; nothing was written. `source`: the folder their paths are
+    relative to."""
 
-    def __init__(self, diagnostics: tuple[Diagnostic, ...]):
+    def __init__(self, diagnostics: tuple[Diagnostic, ...], source=None):
         super().__init__(f"{error_count(diagnostics)} error(s)")
-        self.diagnostics = diagnostics
+        self.diagnostics, self.source = diagnostics, source
+
+
+def shown_path(path: str, source) -> str:
+    """A finding's path as the user's terminal and editor resolve it: relative to the
+    current folder (as compilers print theirs), `/`-separated."""
+    if source is None:
+        return path
+    import os
+
+    full = os.path.join(source, path)
+    try:
+        rel = os.path.relpath(full)
+    except ValueError:  # another drive, on Windows
+        return full
+    return rel.replace(os.sep, "/")
+
+
+def located(d: Diagnostic, source) -> str:
+    pos = d.pos
+    return f"{shown_path(pos.path, source)}:{pos.line}:{pos.col}: {d.code} {d.message}"
 
 
 class Interrupted(DeckError):

@@ -127,7 +127,7 @@ def test_invalid_utf8_is_E501_at_the_bad_byte(good, run):
     (good / "source" / "bad.md").write_bytes(b"# B\n\n## q\n\ncaf\xe9 au lait\n")
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
-    assert err.splitlines() == ["bad.md:5:4: E501 not valid UTF-8; save the file as UTF-8",
+    assert err.splitlines() == ["source/bad.md:5:4: E501 not valid UTF-8; save the file as UTF-8",
                                 f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -136,7 +136,7 @@ def test_invalid_utf8_in_a_file_with_lone_cr_line_endings_is_located_at_the_bad_
     (good / "source" / "bad.md").write_bytes(b"# B\r\r## q\r\rcaf\xe9 au lait\r")
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
-    assert err.splitlines() == ["bad.md:5:4: E501 not valid UTF-8; save the file as UTF-8",
+    assert err.splitlines() == ["source/bad.md:5:4: E501 not valid UTF-8; save the file as UTF-8",
                                 f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -144,7 +144,7 @@ def test_utf16_file_with_bom_is_E502(good, run):
     (good / "source" / "u16.md").write_bytes("# U\n\n## q\n\na\n".encode("utf-16"))
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
-    assert err.splitlines() == ["u16.md:1:1: E502 file is UTF-16; save it as UTF-8",
+    assert err.splitlines() == ["source/u16.md:1:1: E502 file is UTF-16; save it as UTF-8",
                                 f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -155,7 +155,7 @@ def test_file_over_10_mb_is_E503(good, run):
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "huge.md:1:1: E503 file is 11.0 MB; source files are limited to 10 MB: split it into "
+        "source/huge.md:1:1: E503 file is 11.0 MB; source files are limited to 10 MB: split it into "
         "several decks",
         f"1 error; {NOTHING_WRITTEN}"]
 
@@ -166,8 +166,8 @@ def test_symlink_loop_of_files_a_to_b_to_a_is_E501_with_the_os_message(good, run
     code, out, err = fails_and_loses_nothing(run, good)
     loop = os.strerror(errno.ELOOP)  # "Too many levels of symbolic links"
     assert (code, out) == (1, "")
-    assert err.splitlines() == [f"a.md:1:1: E501 cannot read the file: {loop}",
-                                f"b.md:1:1: E501 cannot read the file: {loop}",
+    assert err.splitlines() == [f"source/a.md:1:1: E501 cannot read the file: {loop}",
+                                f"source/b.md:1:1: E501 cannot read the file: {loop}",
                                 f"2 errors; {NOTHING_WRITTEN}"]
 
 
@@ -190,7 +190,7 @@ def test_unreadable_file_permission_denied_is_E501(good, run, monkeypatch, name)
     assert snapshot(good) == before and hidden(good) == []
     assert (code, out) == (1, "")
     # and for good.md: no W803, its card was not removed from the sources
-    assert err.splitlines() == [f"{name}:1:1: E501 cannot read the file: Permission denied",
+    assert err.splitlines() == [f"source/{name}:1:1: E501 cannot read the file: Permission denied",
                                 f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -200,7 +200,7 @@ def test_folder_named_like_a_source_file_notes_md_is_E505(good, run):
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "notes.md:1:1: E505 'notes.md' is a folder, not a Markdown file; rename it",
+        "source/notes.md:1:1: E505 'notes.md' is a folder, not a Markdown file; rename it",
         f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -256,7 +256,7 @@ def test_empty_file_and_file_with_no_cards_warn_W108_and_build(good, run, name, 
     (good / "source" / name).write_bytes(data)
     code, out, err = run(good, "build")
     assert code == 0
-    assert err.splitlines() == [f"{name}:1:1: W108 {W108}"]
+    assert err.splitlines() == [f"source/{name}:1:1: W108 {W108}"]
     assert SUMMARY.fullmatch(out.strip()).groups() == (
         "build/good.apkg", "1", "1", "0", "0", "1", "0", "0")
     # the cards did not change, so neither do the package and the lock
@@ -270,9 +270,9 @@ def test_project_whose_only_file_has_no_cards_is_E108(good, run):
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        ".:1:1: E108 no cards in 'source'; write Markdown files with '## ' headings there",
-        f"good.md:1:1: W108 {W108}",
-        "good.md:1:1: W803 card 'q1' was removed from the sources; an import does not delete "
+        "source:1:1: E108 no cards in 'source'; write Markdown files with '## ' headings there",
+        f"source/good.md:1:1: W108 {W108}",
+        "source/good.md:1:1: W803 card 'q1' was removed from the sources; an import does not delete "
         "notes: 'deck pending' shows how to delete it in Anki",
         f"1 error; {NOTHING_WRITTEN}"]
 
@@ -286,7 +286,7 @@ def test_symlinked_folder_pointing_back_at_a_parent_is_W506_and_builds(good, run
     os.symlink(target, path)
     code, out, err = run(good, "build")
     assert code == 0
-    assert err.splitlines() == [f"{link}:1:1: W506 symbolic link '{link}' leads to a folder "
+    assert err.splitlines() == [f"source/{link}:1:1: W506 symbolic link '{link}' leads to a folder "
                                 "already read (a loop or a second way in); skipped"]
     assert SUMMARY.fullmatch(out.strip()).groups() == (
         "build/good.apkg", "1", "1", "0", "0", "1", "0", "0")  # good.md read once
@@ -300,7 +300,7 @@ def test_front_matter_that_is_not_a_mapping_is_E106(good, run):
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "fm.md:1:1: E106 front matter must be a mapping of 'key: value' lines",
+        "source/fm.md:1:1: E106 front matter must be a mapping of 'key: value' lines",
         f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -310,7 +310,7 @@ def test_front_matter_tag_with_spaces_is_E106_with_did_you_mean(good, run):
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "fm.md:1:1: E106 tag 'machine learning' contains a space; Anki tags are single words "
+        "source/fm.md:1:1: E106 tag 'machine learning' contains a space; Anki tags are single words "
         "(did you mean 'machine_learning'?)",
         f"1 error; {NOTHING_WRITTEN}"]
 
@@ -337,7 +337,7 @@ def test_yaml_alias_bomb_in_front_matter_is_E106_with_a_short_message(good, run)
     assert (code, out) == (1, "")
     assert len(err) < 300
     assert err.splitlines() == [
-        "bomb.md:1:1: E106 front matter uses the YAML anchor '&a' (line 2); anchors and "
+        "source/bomb.md:1:1: E106 front matter uses the YAML anchor '&a' (line 2); anchors and "
         "aliases are not allowed here: write each value out",
         f"1 error; {NOTHING_WRITTEN}"]
 
@@ -354,7 +354,7 @@ def test_front_matter_that_is_costly_to_read_is_E106(good, run, front_matter, pr
     (good / "source" / "fm.md").write_text(f"---\n{front_matter}---\n\n## q2\n\na2\n")
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
-    assert err.splitlines() == [f"fm.md:1:1: E106 front matter {problem}",
+    assert err.splitlines() == [f"source/fm.md:1:1: E106 front matter {problem}",
                                 f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -366,10 +366,10 @@ def test_front_matter_values_are_quoted_on_one_line_and_cut_at_200_characters(go
     assert (code, out) == (1, "")
     words = " ".join(word.split())
     assert err.splitlines() == [
-        "fm.md:1:1: E106 empty tag '['a', {'b': 'c'}]' in 'tags'",
-        f"fm.md:1:1: E106 tag '{words[:199]}…' contains a space; Anki tags are single words "
+        "source/fm.md:1:1: E106 empty tag '['a', {'b': 'c'}]' in 'tags'",
+        f"source/fm.md:1:1: E106 tag '{words[:199]}…' contains a space; Anki tags are single words "
         f"(did you mean '{'_'.join(word.split())[:199]}…'?)",
-        f"fm.md:1:1: E106 unknown card type '{'x' * 199}…'; expected 'basic', 'reversed' or "
+        f"source/fm.md:1:1: E106 unknown card type '{'x' * 199}…'; expected 'basic', 'reversed' or "
         "'cloze'",
         f"3 errors; {NOTHING_WRITTEN}"]
 
@@ -407,7 +407,7 @@ def test_image_that_is_not_an_image_is_E405(good, run, data, problem):
     (good / "source" / "good.md").write_text(GOOD + "\n## q2\n\n![a](pic.png)\n")
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
-    assert err.splitlines() == [f"good.md:9:1: E405 image 'pic.png' {problem}",
+    assert err.splitlines() == [f"source/good.md:9:1: E405 image 'pic.png' {problem}",
                                 f"1 error; {NOTHING_WRITTEN}"]
 
 
@@ -468,7 +468,7 @@ def builds_valid_or_fails_located(run, anki, root, heading_line):
     code, out, err = run(root, "build")
     if code == 1:
         assert snapshot(root) == before and hidden(root) == []
-        assert re.match(rf"good\.md:{heading_line}:\d+: E\d{{3}} ", err), err
+        assert re.match(rf"source/good\.md:{heading_line}:\d+: E\d{{3}} ", err), err
         return
     assert code == 0, err
     package, notes = SUMMARY.fullmatch(out.splitlines()[0]).group(1, 3)
@@ -500,7 +500,7 @@ def test_unit_separator_control_character_U001F_in_a_card(good, run, card, where
     before = snapshot(good)
     code, out, err = run(good, "build")
     assert (code, out) == (1, "")
-    assert err.splitlines() == [f"good.md:{where}: E502 control character U+001F in the text; "
+    assert err.splitlines() == [f"source/good.md:{where}: E502 control character U+001F in the text; "
                                 "remove it (is this a binary file?)", "1 error; nothing was written"]
     assert snapshot(good) == before and hidden(good) == []
 
@@ -518,7 +518,7 @@ def test_cloze_with_a_huge_number_does_not_exhaust_memory(good):
                             capture_output=True, text=True, check=False)
     assert "internal error" not in result.stderr, result.stderr  # MemoryError at 1 GB
     assert result.returncode == 1, result.stderr
-    assert re.match(r"good\.md:7:\d+: E\d{3} ", result.stderr), result.stderr
+    assert re.match(r"source/good\.md:7:\d+: E\d{3} ", result.stderr), result.stderr
     assert snapshot(good) == before and hidden(good) == []
 
 
@@ -531,7 +531,7 @@ def test_corrupt_lock_is_E901_at_its_line_and_column_then_reset_lock_builds(good
     code, out, err = fails_and_loses_nothing(run, good)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        f"deck.lock:2:14: E901 the lock file is corrupt (expecting value); {RESTORE}; this "
+        f"source/deck.lock:2:14: E901 the lock file is corrupt (expecting value); {RESTORE}; this "
         "machine kept a copy of the last lock it wrote: --restore-lock takes it back",
         f"1 error; {NOTHING_WRITTEN}"]
 
@@ -767,7 +767,7 @@ def test_check_on_a_broken_project_exits_1_and_writes_nothing(good, run):
     (good / "source" / "good.md").write_text(ADD_Q2 + "\n## no back\n")
     code, out, err = fails_and_loses_nothing(run, good, "check")
     assert code == 1
-    assert out.splitlines() == ["good.md:11:1: E102 card has no back"]
+    assert out.splitlines() == ["source/good.md:11:1: E102 card has no back"]
     assert err.splitlines() == ["1 error, 0 warnings in 2 cards from 1 file"]
     assert not (good / "build").exists()
 
@@ -776,11 +776,11 @@ def test_check_strict_exits_1_on_warnings_only(good, run):
     (good / "source" / "empty.md").write_bytes(b"")
     code, out, err = fails_and_loses_nothing(run, good, "check")
     assert code == 0
-    assert out.splitlines() == [f"empty.md:1:1: W108 {W108}"]
+    assert out.splitlines() == [f"source/empty.md:1:1: W108 {W108}"]
     assert err.splitlines() == ["0 errors, 1 warning in 1 card from 1 file"]
     code, out, err = fails_and_loses_nothing(run, good, "check", "--strict")
     assert code == 1
-    assert out.splitlines() == [f"empty.md:1:1: W108 {W108}"]
+    assert out.splitlines() == [f"source/empty.md:1:1: W108 {W108}"]
     assert err.splitlines() == ["0 errors, 1 warning in 1 card from 1 file"]
 
 
@@ -790,9 +790,9 @@ def test_check_format_json_outputs_valid_json(good, run):
     code, out, err = fails_and_loses_nothing(run, good, "check", "--format", "json")
     assert code == 1
     assert json.loads(out) == [
-        {"path": "empty.md", "line": 1, "col": 1, "code": "W108", "severity": "warning",
+        {"path": "source/empty.md", "line": 1, "col": 1, "code": "W108", "severity": "warning",
          "message": W108},
-        {"path": "good.md", "line": 11, "col": 1, "code": "E102", "severity": "error",
+        {"path": "source/good.md", "line": 11, "col": 1, "code": "E102", "severity": "error",
          "message": "card has no back"},
     ]
     assert err.splitlines() == ["1 error, 1 warning in 2 cards from 1 file"]

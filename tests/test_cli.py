@@ -46,12 +46,12 @@ def test_rebuild_reports_changes_rewording_and_removal(tmp_path, run):
     assert code == 0
     assert lines[0].startswith("built x.apkg: 1 deck, 1 note (0 new, 1 changed, 0 unchanged, "
                                "1 removed from sources)")
-    assert lines[1:] == ["  ml.md:3:1: kept the identity of reworded card "
+    assert lines[1:] == ["  source/ml.md:3:1: kept the identity of reworded card "
                          "'Capital of France?'",
                          "1 step to do in Anki that an import cannot (1 deletion): 'deck "
                          "pending' shows them"]
     assert err.splitlines() == [
-        "ml.md:1:1: W803 card 'gone' was removed from the sources; an import does not delete "
+        "source/ml.md:1:1: W803 card 'gone' was removed from the sources; an import does not delete "
         "notes: 'deck pending' shows how to delete it in Anki"]
 
 
@@ -65,9 +65,9 @@ def test_errors_are_located_and_nothing_is_written(tmp_path, run):
     code, out, err = run(root, "build", "-o", "out.apkg")
     assert code == 1 and out == ""
     assert err.splitlines() == [
-        "a.md:7:1: E102 card has no back",
-        "a.md:11:1: E401 image 'missing.png' not found (looked in 'source' and 'media')",
-        "a.md:13:1: E103 the same front as the card at a.md:3:1 in the deck 'A'; reword one, or "
+        "source/a.md:7:1: E102 card has no back",
+        "source/a.md:11:1: E401 image 'missing.png' not found (looked in 'source' and 'media')",
+        "source/a.md:13:1: E103 the same front as the card at a.md:3:1 in the deck 'A'; reword one, or "
         "give each an '<!-- id: ... -->'",
         "3 errors; nothing was written",
     ]
@@ -98,7 +98,7 @@ def test_unreadable_lock_is_reported_and_reset_only_on_request(tmp_path, run):
     code, _, err = run(root, "build")
     assert code == 1
     assert err.splitlines() == [
-        "deck.lock:1:2: E901 the lock file is corrupt (expecting property name enclosed in "
+        "source/deck.lock:1:2: E901 the lock file is corrupt (expecting property name enclosed in "
         "double quotes); restore it from git, or pass --reset-lock to rebuild it from the "
         "sources (reworded cards then get new identities)",
         "1 error; nothing was written"]
@@ -121,7 +121,7 @@ def test_a_card_moved_to_another_deck_is_reported(tmp_path, run):
     (root / "source" / "a.md").write_text("# New\n\n## q\n\na\n")
     code, _, err = run(root, "build", "-o", "x.apkg")
     assert code == 0
-    assert err == ("a.md:3:1: W802 deck changed from 'Old' to 'New'; an import does not move "
+    assert err == ("source/a.md:3:1: W802 deck changed from 'Old' to 'New'; an import does not move "
                    "existing cards: 'deck pending' shows how to move them in Anki\n")
 
 

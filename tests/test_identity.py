@@ -177,9 +177,9 @@ def test_decks_whose_names_differ_only_in_case_are_an_error(tmp_path, run):
                                    "c.md": "# BIO::Sub\n\n## q\n\nz\n"})
     code, _, err = run(root, "build")
     assert code == 1 and err.splitlines()[:2] == [
-        "b.md:3:1: E806 the deck 'bio' differs from the deck 'Bio' (a.md) only in letter "
+        "source/b.md:3:1: E806 the deck 'bio' differs from the deck 'Bio' (a.md) only in letter "
         "case, which Anki ignores: give both the same name, or two different ones",
-        "c.md:3:1: E806 the deck 'BIO' differs from the deck 'Bio' (a.md) only in letter "
+        "source/c.md:3:1: E806 the deck 'BIO' differs from the deck 'Bio' (a.md) only in letter "
         "case, which Anki ignores: give both the same name, or two different ones"]
 
 
@@ -280,7 +280,7 @@ def test_deck_watch_prints_the_cards_that_kept_a_reworded_identity(tmp_path):
         watcher.terminate()
         watcher.wait(10)
         watcher.stdout.close()
-    assert f"  a.md:3:1: kept the identity of reworded card '{ORIGINAL}'\n" in lines
+    assert f"  source/a.md:3:1: kept the identity of reworded card '{ORIGINAL}'\n" in lines
 
 
 # --- 5. files saved in NFD ---------------------------------------------------------------
@@ -401,7 +401,7 @@ def test_an_older_lock_stops_the_build_before_identities_are_given_away(tmp_path
     code, out, err = run(root, "build")
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "deck.lock:1:1: E904 the lock is older than this machine's last build: 1 card would "
+        "source/deck.lock:1:1: E904 the lock is older than this machine's last build: 1 card would "
         "lose the identity that build gave it and become new notes in Anki (first: 'What "
         "exactly is X?' at a.md:7:1). Restore the newer lock from git, or pass --restore-lock "
         "to take back what the copy this machine kept in 'build/' knows (or pass "
@@ -420,7 +420,7 @@ def test_a_missing_lock_stops_the_build_and_can_be_restored(tmp_path, run):
     code, out, err = run(root, "build")
     assert (code, out) == (1, "")
     assert err.splitlines()[0] == (
-        "deck.lock:1:1: E902 the lock is missing, but this machine last built these sources "
+        "source/deck.lock:1:1: E902 the lock is missing, but this machine last built these sources "
         "with a lock of 2 notes; without it every card would become a new note in Anki. "
         "Restore it from git ('git checkout -- deck.lock' in the source folder), or pass "
         "--restore-lock to take back what the copy this machine kept in 'build/' knows (or "
@@ -437,11 +437,11 @@ def test_another_projects_lock_stops_the_build(tmp_path, run):
     run(theirs, "build")
     shutil.copy(theirs / "source" / "deck.lock", mine / "source" / "deck.lock")
     code, _, err = run(mine, "build")
-    assert code == 1 and err.startswith("deck.lock:1:1: E903 the lock belongs to another project")
+    assert code == 1 and err.startswith("source/deck.lock:1:1: E903 the lock belongs to another project")
     shutil.rmtree(mine / "build")  # a fresh clone: no memory of this project's lock
     code, _, err = run(mine, "build")
     assert code == 1 and err.splitlines()[0] == (
-        "deck.lock:1:1: E903 the lock describes 1 card, none in these sources, from files "
+        "source/deck.lock:1:1: E903 the lock describes 1 card, none in these sources, from files "
         "that are not here ('b.md'): is it another project's lock? Restore this "
         "project's lock from git, or pass --reset-lock to give every card a new identity (or "
         "--accept-lock if this lock is right)")
@@ -535,7 +535,7 @@ def test_a_cloze_number_taken_out_leaves_an_empty_card_and_says_so(tmp_path, ank
                                           "{{c2::ATP}} from glucose\n")
     code, out, err = run(root, "build", "-o", "v2.apkg", now=T0 + 5)
     assert code == 0 and err == (
-        "c.md:3:1: W805 cloze c3 taken out: Anki keeps its card, with its reviews, as an "
+        "source/c.md:3:1: W805 cloze c3 taken out: Anki keeps its card, with its reviews, as an "
         "empty card; after importing, Tools > Empty Cards deletes it ('deck pending' lists "
         "it)\n")
     assert anki.import_package(root / "v2.apkg").updated
@@ -562,9 +562,9 @@ def test_steps_an_import_cannot_do_are_kept_until_marked_done(tmp_path, anki, ru
     (root / "source" / "x.md").write_text("# X\n\n## stays\n\nhere\n")
     code, out, err = run(root, "build", "-o", "v2.apkg", now=T0 + 5)
     assert err.splitlines() == [
-        "old.md:3:1: W802 deck changed from 'Old deck' to 'New deck' (3 cards of this file); "
+        "source/old.md:3:1: W802 deck changed from 'Old deck' to 'New deck' (3 cards of this file); "
         "an import does not move existing cards: 'deck pending' shows how to move them in Anki",
-        "x.md:1:1: W803 card 'gone' was removed from the sources; an import does not delete "
+        "source/x.md:1:1: W803 card 'gone' was removed from the sources; an import does not delete "
         "notes: 'deck pending' shows how to delete it in Anki"]
     pending_line = ("2 steps to do in Anki that an import cannot (1 deletion, 1 deck move): "
                     "'deck pending' shows them")
