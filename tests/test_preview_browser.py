@@ -66,6 +66,10 @@ See {LONG_URL} for details.
 ## A wide display formula
 
 $$s = {WIDE_FORMULA}$$
+
+## A wide display formula inside a paragraph
+
+It reads $$t = {WIDE_FORMULA.replace("x_", "y_")}$$ in the middle of a sentence.
 """
 
 CODE = {
@@ -400,11 +404,19 @@ def test_phone_width_fits(seed, wide, open_page, night):
         const box = formula ? (formula.closest('.math') || formula) : null;
         const scrolls = (el) => el.scrollWidth > el.clientWidth &&
             ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+        const inline = [...document.querySelectorAll('.side.answer p math')]
+            .find((m) => m.textContent.includes('y'));
+        const inlineBox = inline ? inline.closest('.math') : null;
         return {table: right(table), url: right(url), urlScroll: url.scrollWidth - url.clientWidth,
                 formula: box ? right(box) : null,
                 formulaScroll: box ? scrolls(formula) || scrolls(box) : null,
-                tableScroll: scrolls(table.querySelector('.table'))};
+                tableScroll: scrolls(table.querySelector('.table')),
+                inline: inlineBox ? right(inlineBox) : null,
+                inlineScroll: inlineBox ? scrolls(inline) || scrolls(inlineBox) : null};
     }""")
+    # a `$$...$$` inside a paragraph gets its own box that scrolls, as one on its own does
+    assert boxes["inline"] is not None and boxes["inline"] <= PHONE, boxes
+    assert boxes["inlineScroll"], f"the formula in a paragraph does not scroll: {boxes}"
     assert boxes["formula"] is not None, "the wide formula did not render as MathML"
     assert max(boxes["table"], boxes["url"], boxes["formula"]) <= PHONE, boxes
     assert boxes["urlScroll"] <= 0, f"the long URL overflows its card: {boxes}"
