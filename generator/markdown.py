@@ -182,11 +182,13 @@ _DOUBLE = re.compile(r"(?<![\\$])\$\$(?!\$)")
 def _unclosed_display(content: str) -> list[tuple[int, str, str]]:
     """`\\[`, `\\(` and `$$` that open a formula never closed in this paragraph (code
     spans aside): markdown-it shows them as text (`\\[` even loses its backslash)."""
-    if "$$" not in content and "\\" not in content:
+    brackets = "\\[" in content or "\\(" in content
+    if "$$" not in content and not brackets:
         return []
-    content = _CODE_SPAN.sub(lambda m: " " * len(m.group()), content)
+    if "`" in content:
+        content = _CODE_SPAN.sub(lambda m: " " * len(m.group()), content)
     found = []
-    for opening in _BRACKET_OPEN.finditer(content):
+    for opening in _BRACKET_OPEN.finditer(content) if brackets else ():
         mark = opening.group(1)
         closer = "\\]" if mark == "\\[" else "\\)"
         if content.find(closer, opening.end()) == -1:
@@ -261,6 +263,8 @@ def _outside_code_spans(rule):
     and emphasis (`Price $4, see `$PATH` here` holds no formula)."""
     def guarded(state: StateInline, silent: bool) -> bool:
         start = state.pos
+        if state.src.find("`", start, state.posMax) == -1:
+            return rule(state, silent)  # no code span after it: nothing to cross
         if not rule(state, True):
             return False
         end, state.pos = state.pos, start
@@ -398,6 +402,8 @@ def parser() -> MarkdownIt:
                     ).enable(["table", "strikethrough", "linkify"])
     # bare URLs become links, as on GitHub; not bare domains (`file.py` is no address)
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+    pretest = md.linkify.pretest  # a fifth of a build, asked of every paragraph
+    md.linkify.pretest = lambda text: ("//" in text or "mailto:" in text) and pretest(text)
     md.core.ruler.disable("normalize")  # done by `_normalized`, only when needed
     front_matter_plugin(md)
     # no blank line inside `$$`, as on GitHub and in LaTeX: a `$$` left open cannot swallow
