@@ -324,7 +324,7 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
         where = SourcePos(path, first + 1)
         if key == "id":
             if not value or any(c.isspace() for c in value):
-                diagnostics.append(Diagnostic(where, "E105", f"invalid id '{value}'"))
+                diagnostics.append(Diagnostic(where, "E105", f"invalid id '{short(value, 80)}'"))
             else:
                 explicit_id = value
         elif key == "tags":
@@ -332,14 +332,14 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
         elif (chosen := KINDS.get(value.lower())) is not None:
             kind, typed = chosen, True
         else:
-            diagnostics.append(Diagnostic(where, "E105", f"unknown card type '{value}'; "
+            diagnostics.append(Diagnostic(where, "E105", f"unknown card type '{short(value, 80)}'; "
                                           "expected 'basic', 'reversed' or 'cloze'"))
         first += 1
 
     for n in range(first, end):
         if "<!--" in lines[n] and n not in code and META_RE.match(lines[n]):
             diagnostics.append(Diagnostic(SourcePos(path, n + 1), "W110", (
-                f"'{lines[n].strip()}' is not right under its heading, so it is not read "
+                f"'{short(lines[n].strip(), 80)}' is not right under its heading, so it is not read "
                 "as the card's metadata (it stays in the card, hidden); move it up")))
     split = next((n for n in range(first, end)
                   if lines[n].strip() == "?" and n not in protected), None)

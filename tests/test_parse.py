@@ -86,3 +86,9 @@ def test_front_matter_type_applies_to_every_card():
 def test_findings_are_located(text, expected):
     _, diagnostics = parse_file("deck.md", text)
     assert [str(d) for d in diagnostics] == expected
+
+
+def test_metadata_values_are_quoted_short_in_messages():
+    _, diagnostics = parse_file("deck.md", "## q\n<!-- type: " + "x" * 5000 + " -->\na\n\n"
+                                "<!-- id: " + "y" * 5000 + " -->\n")
+    assert diagnostics and all(len(d.message) < 300 for d in diagnostics)
