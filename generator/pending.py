@@ -75,17 +75,15 @@ def steps(rows) -> tuple[Step, ...]:
         group = sorted(group, key=lambda r: (r.file, r.front_text))
         plain = [r for r in group if r.field and not twins.of(r, deck)]
         if plain and standin:
-            found.append(Step(DELETE, f"delete {_notes(plain)} that stood in while a question "
-                              f"was retyped, in the deck '{deck}': {_fronts(plain)}; only if "
-                              "you imported a package meanwhile (Anki then has it under the "
-                              "question it had at that import; the search finds the last one)",
-                              notes_search(deck, [(r.kind, r.field) for r in plain]),
-                              tuple(r.guid for r in plain)))
+            found.append(_grouped(DELETE, f"delete {_notes(plain)} that stood in while a "
+                                  f"question was retyped, in the deck '{deck}': "
+                                  f"{_fronts(plain)}; only if you imported a package meanwhile "
+                                  "(Anki then has it under the question it had at that "
+                                  "import; the search finds the last one)", deck, plain))
         elif plain:
-            found.append(Step(DELETE, f"delete {_notes(plain)} removed from the sources, in "
-                              f"the deck '{deck}': {_fronts(plain)}",
-                              notes_search(deck, [(r.kind, r.field) for r in plain]),
-                              tuple(r.guid for r in plain)))
+            found.append(_grouped(DELETE, f"delete {_notes(plain)} removed from the sources, "
+                                  f"in the deck '{deck}': {_fronts(plain)}", deck, plain))
+        apart = {r.guid for r in plain}
         for row in group:
             if not row.field:  # an older lock kept only some words of the note
                 found.append(Step(DELETE, f"delete the note '{short(row.front_text)}' removed "
@@ -93,30 +91,33 @@ def steps(rows) -> tuple[Step, ...]:
                                   "only some of its words: check that the search finds only "
                                   "this note)", words_search(deck, row.kind, row.search
                                                              or row.front_text), (row.guid,)))
-            elif row not in plain:
+            elif row.guid not in apart:
                 found.append(twins.step(DELETE, row, deck, f"delete the note "
                                         f"'{short(row.front_text)}' removed from the sources, "
                                         f"in the deck '{deck}'"))
     for (old, new), group in sorted(moves.items()):
         plain = [r for r in group if not twins.of(r, old)]
         if plain:
-            found.append(Step(MOVE, f"move the cards of {_notes(plain)} from the deck '{old}' "
-                              f"to '{new}': {_fronts(plain)}",
-                              notes_search(old, [(r.kind, r.field) for r in plain]),
-                              tuple(r.guid for r in plain)))
+            found.append(_grouped(MOVE, f"move the cards of {_notes(plain)} from the deck "
+                                  f"'{old}' to '{new}': {_fronts(plain)}", old, plain))
+        apart = {r.guid for r in plain}
         for row in group:
-            if row not in plain:
+            if row.guid not in apart:
                 found.append(twins.step(MOVE, row, old, f"move the cards of the note "
                                         f"'{short(row.front_text)}' from the deck '{old}' to "
                                         f"'{new}'"))
     for deck, group in sorted(empties.items()):
         numbers = ", ".join(f"c{n} of '{short(r.front_text, 40)}'" for r in group
                             for n in r.empty)
-        found.append(Step(EMPTY, f"delete the cards Anki keeps for cloze numbers taken out, in "
-                          f"the deck '{deck}': {numbers}",
-                          notes_search(deck, [(r.kind, r.field) for r in group]),
-                          tuple(r.guid for r in group)))
+        found.append(_grouped(EMPTY, "delete the cards Anki keeps for cloze numbers taken out, "
+                              f"in the deck '{deck}': {numbers}", deck, group))
     return tuple(found)
+
+
+def _grouped(action: str, title: str, deck: str, rows) -> Step:
+    """One step for `rows`, whose search finds exactly their notes in `deck`."""
+    return Step(action, title, notes_search(deck, [(r.kind, r.field) for r in rows]),
+                tuple(r.guid for r in rows))
 
 
 class _Twins:
