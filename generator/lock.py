@@ -13,7 +13,6 @@ import difflib
 import hashlib
 import json
 import os
-import re
 import secrets
 import tempfile
 import unicodedata
@@ -21,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
+from generator.check import cloze_numbers
 from generator.diagnostics import DeckError, Diagnostic
 from generator.model import (CardKeys, Kind, Lock, LockEntry, Note, RenderedCard, SourcePos,
                              nfc)
@@ -147,7 +147,7 @@ def parse(text: str) -> Lock:
         detail = f"missing '{error.args[0]}'" if isinstance(error, KeyError) else str(error)
         raise LockError(f"the lock file is corrupt ({detail}); {_RESTORE}") from None
     if len({e.guid for e in lock.notes}) < len(lock.notes):  # both sides of a union merge
-        return _reconciled([data], [(1, e) for e in rows], 0)
+        return _reconciled([data], rows, 0)
     lines = text.split("\n")
     if len(lines) == len(rows) + 3 and lines[-2:] == ["]}", ""]:  # as `render_lock` writes
         lock = replace(lock, lines=tuple(line[:-1] if line.endswith(",") else line
@@ -183,7 +183,7 @@ def _parse_lines(text: str, error: json.JSONDecodeError) -> Lock | None:
             if body.endswith(_NOTES):
                 heads.append(json.loads(body[: -len(_NOTES)].rstrip().rstrip(",") + "}"))
             elif body.startswith('{"guid"'):
-                rows.append((n, _entry(json.loads(body))))
+                rows.append(_entry(json.loads(body)))
             else:
                 raise ValueError("not a line of a lock")
         except (ValueError, KeyError, TypeError, AttributeError) as problem:
@@ -199,12 +199,12 @@ def _parse_lines(text: str, error: json.JSONDecodeError) -> Lock | None:
     return _reconciled(heads, rows, markers)
 
 
-def _reconciled(heads: list[dict], rows: list[tuple[int, LockEntry]], markers: int) -> Lock:
+def _reconciled(heads: list[dict], rows: list[LockEntry], markers: int) -> Lock:
     """One lock from both sides of a merge: every GUID from either side, the newer row where
     both sides changed one note, each note type's newer record."""
     chosen: dict[str, LockEntry] = {}
     both = set()
-    for _, entry in rows:
+    for entry in rows:
         seen = chosen.get(entry.guid)
         if seen is None:
             chosen[entry.guid] = entry
@@ -233,7 +233,7 @@ def merge(*locks: Lock) -> Lock:
     heads = [{"id_base": lock.id_base, "project": lock.project,
               "notetypes": {str(n): {"hash": h, "mod": m, "shape": s}
                             for n, h, m, s in lock.notetypes}} for lock in locks]
-    return replace(_reconciled(heads, [(1, e) for lock in locks for e in lock.notes], 0),
+    return replace(_reconciled(heads, [e for lock in locks for e in lock.notes], 0),
                    reconciled="")
 
 
@@ -521,7 +521,7 @@ def _note(i: int, rendered: RenderedCard, matching: _Matching, reworded, now: in
             entry.deck == card.deck and entry.field and not entry.removed:
         # nothing its row records has changed: most notes of most builds
         return Note(guid, rendered, mod, status, keys, entry, None, entry)
-    clozes = _cloze_numbers(rendered.fields[0]) if card.kind is Kind.CLOZE else ()
+    clozes = tuple(cloze_numbers(rendered.fields[0])) if card.kind is Kind.CLOZE else ()
     moved_from, empty = "", ()
     if entry is not None and (not entry.removed or entry.delete):  # the note is in Anki
         moved_from = entry.moved_from or entry.deck
@@ -541,12 +541,6 @@ def _note(i: int, rendered: RenderedCard, matching: _Matching, reworded, now: in
                     moved_from=moved_from if moved_from != card.deck else "", empty=empty)
     return Note(guid, rendered, mod, status, keys, entry,
                 entry.front_text if i in reworded else None, row)
-
-
-def _cloze_numbers(text: str) -> tuple[int, ...]:
-    from generator.check import cloze_numbers
-
-    return tuple(cloze_numbers(text))
 
 
 def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:
