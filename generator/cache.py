@@ -1,16 +1,23 @@
-"""Rendered cards cached per source file under `build/cache`, so unchanged cards are not
-rendered again.
+"""Everything kept between builds under `build/cache/`, and the one rule that invalidates it.
 
-An entry is keyed by everything its HTML depends on: the file's bytes and path, the
-renderer's version, the CSS and highlighting settings. It also records the media files and
-folders it consulted; an entry whose media changed, or that cannot be read, is ignored and
-rebuilt, never trusted.
+The rule: every key holds `code_version()`, a hash of this tool's own code and of its
+libraries' installed files (for what goes into a package, SQLite's and zlib's versions
+too). Editing any module of the tool, or upgrading a library,
+invalidates everything kept; nothing else is versioned by hand.
+
+What is kept: each source file's rendered cards (keyed by its path and bytes, and refused
+when a media file or folder it consulted changed since, or when it cannot be read), the
+collection's layout (the part of a package that genanki lays out), and for each package
+written, a digest of its inputs (an untouched package whose inputs are unchanged is not
+written again). `--no-cache` builds without reading or writing any of it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -19,14 +26,51 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
-from generator.media import signature
+from generator import atomic
 from generator.diagnostics import Diagnostic
-from generator.model import RenderedCard, by_constructor
+from generator.media import Probe, signature
+from generator.model import MediaFile, Note, RenderedCard, by_constructor
 
-CACHE_VERSION = "4"
-# Part of every key: bump it whenever the HTML a card renders to changes.
-RENDERER_VERSION = "3"
+log = logging.getLogger("deck.cache")
+T = TypeVar("T")
+# the libraries whose output a build's bytes depend on
+LIBRARIES = ("markdown_it", "mdit_py_plugins", "linkify_it", "pygments", "yaml", "latex2mathml",
+             "genanki")
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """This tool's code and its libraries' installed files: what the cards a build renders
+    depend on besides the sources."""
+    import importlib.util
+
+    h = hashlib.sha256(f"{sys.version_info[:2]}\0".encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    for name in LIBRARIES:
+        # an installed package's files change when it is upgraded (reading its version
+        # from its metadata costs 25 ms on every build)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            stat = os.stat(spec.origin)
+            h.update(f"{name}\0{spec.origin}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def package_version() -> str:
+    """`code_version()`, and SQLite and zlib, which write a package's bytes (only a build
+    that writes one imports them)."""
+    return f"{code_version()}\0{_native_versions()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _native_versions() -> str:
+    import sqlite3
+    import zlib
+
+    return f"{sqlite3.sqlite_version}\0{zlib.ZLIB_RUNTIME_VERSION}"
 
 
 @by_constructor
@@ -38,24 +82,30 @@ class FileResult:
     path: str
     cards: tuple[RenderedCard, ...]
     diagnostics: tuple[Diagnostic, ...]
-    consulted: tuple[tuple[str, tuple | None], ...] = ()
+    consulted: tuple[tuple[Probe, object], ...] = ()  # what its media looked like
 
 
 def pickled(result: FileResult) -> bytes:
     return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-class FileCache:
-    """`scope` names the settings (folders) a build runs with: each has its own entries, so
-    two decks built from one project do not prune each other's."""
+class Cache:
+    """The cache of one project's settings (its source and media folders): each has its
+    own entries, so two decks built from one project do not prune each other's. A
+    disabled cache (`--no-cache`) holds nothing and keeps nothing."""
 
-    def __init__(self, folder: Path, salt: str, scope: str = "default"):
-        self.root = folder
-        self.scope = hashlib.sha256(scope.encode()).hexdigest()[:16]
-        self.folder = folder / "files" / self.scope
-        self._seen: dict[str, tuple | None] = {}
+    def __init__(self, build_dir: Path, source: Path, media: Path, enabled: bool = True):
+        self.root = build_dir / "cache"
+        self.enabled = enabled
+        settings = f"{source}\0{media}"
+        self.scope = hashlib.sha256(settings.encode()).hexdigest()[:16]
+        self.folder = self.root / "files" / self.scope
+        # the project's folder too: messages name files relative to it
+        self.salt = f"{code_version()}\0{settings}\0{build_dir}\0".encode()
+        self._seen: dict[Probe, object] = {}
         self.served: set[str] = set()  # keys this build found here
-        self.salt = f"{CACHE_VERSION}\0{sys.version_info[:2]}\0{salt}\0".encode()
+
+    # --- rendered cards, per source file ---
 
     def key(self, path: str, text: str) -> str:
         return self.key_for(self.salt, path, text)
@@ -66,21 +116,41 @@ class FileCache:
 
     def holds(self, key: str) -> bool:
         """Whether an entry for `key` exists (`get` may still refuse it)."""
-        return os.path.exists(self.folder / key)
+        return self.enabled and os.path.exists(self.folder / key)
 
-    def get(self, key: str) -> FileResult | None:
+    def get(self, key: str, path: str = "") -> FileResult | None:
+        """The entry for `key`, unless it cannot be trusted (said in the debug log)."""
+        if not self.enabled:
+            return None
         try:
             with open(self.folder / key, "rb") as handle:
                 result = pickle.load(handle)
-        except Exception:  # absent, truncated, corrupt, from another version: rebuild it
+        except Exception as error:  # truncated, corrupt, unreadable: rebuild it
+            log.debug("cache: '%s' rendered again: its entry cannot be read (%s)", path,
+                      f"{type(error).__name__}: {error}")
             return None
         if not isinstance(result, FileResult) or result.key != key:
+            log.debug("cache: '%s' rendered again: its entry holds something else", path)
             return None
-        for path, seen in result.consulted:
-            if self._now(path) != seen:
-                return None  # an image it shows, or a folder it looked in, changed
+        for probe, seen in result.consulted:
+            if self._now(probe) != seen:
+                log.debug("cache: '%s' rendered again: %s changed", path, probe)
+                return None
         self.served.add(key)
         return result
+
+    def missed(self, path: str) -> None:
+        log.debug("cache: '%s' rendered: no entry (new, edited, or the tool changed)", path)
+
+    def _now(self, probe: Probe) -> object:
+        """`probe.now()`, asked once per build: many files show the same images."""
+        if probe not in self._seen:
+            self._seen[probe] = probe.now()
+        return self._seen[probe]
+
+    def put(self, result: FileResult) -> None:
+        """Best effort: a cache that cannot be written only makes the next build slower."""
+        atomic.write_quietly(self.folder / result.key, pickled(result))
 
     def prune(self, keep: set[str]) -> None:
         """Remove the entries a successful build did not use (files edited since, or gone:
@@ -95,57 +165,37 @@ class FileCache:
         """Drop every entry of this setting: what they say about a file is not true."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _now(self, key: str):
-        """`signature(key)`, asked once per build: many files show the same images."""
-        if key not in self._seen:
-            self._seen[key] = signature(key)
-        return self._seen[key]
+    def staging(self) -> Staging | None:
+        return Staging(self) if self.enabled else None
 
-    def put(self, result: FileResult) -> None:
-        """Best effort: a cache that cannot be written only makes the next build slower."""
-        folder = self.folder
-        tmp = None
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pickled(result))
-            os.replace(tmp, folder / result.key)
-        except OSError:
-            if tmp is not None:  # a full disk must not leave half an entry behind
-                Path(tmp).unlink(missing_ok=True)
+    # --- values made from a few inputs (the collection's layout) ---
 
-    def staging(self) -> Staging:
-        return Staging(self)
+    def value(self, name: str, inputs: object, make: Callable[[], T], kind: type) -> T:
+        """The value kept under `name` if it was made from `inputs` (by this code), else
+        `make()`, kept for next time."""
+        key = hashlib.sha256(f"{package_version()}\0{inputs!r}".encode()).hexdigest()
+        path = self.root / "values" / self.scope / f"{name}.pickle"
+        if self.enabled:
+            try:
+                with open(path, "rb") as handle:
+                    kept_key, kept = pickle.load(handle)
+                if kept_key == key and isinstance(kept, kind):
+                    return kept
+                log.debug("cache: the %s is made again: its inputs changed", name)
+            except Exception:  # absent, truncated, corrupt
+                log.debug("cache: the %s is made: none kept", name)
+        made = make()
+        if self.enabled:
+            atomic.write_quietly(path, pickle.dumps((key, made),
+                                                    protocol=pickle.HIGHEST_PROTOCOL))
+        return made
 
-    def _value_path(self, name: str) -> Path:
-        return self.root / "values" / self.scope / f"{name}.pickle"
-
-    def value(self, name: str, key: str):
-        """The value last kept under `name`, if it was kept for `key`."""
-        try:
-            with open(self._value_path(name), "rb") as handle:
-                kept_key, value = pickle.load(handle)
-        except Exception:  # absent, truncated, corrupt, from another version
-            return None
-        return value if kept_key == key else None
-
-    def keep_value(self, name: str, key: str, value) -> None:
-        """Best effort, like `put`."""
-        tmp = None
-        path = self._value_path(name)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump((key, value), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+    # --- packages written ---
 
     def same_output(self, output: Path, digest: str) -> bool:
         """Whether `output` is still exactly the package built from `digest`'s inputs."""
+        if not self.enabled:
+            return False
         try:
             recorded = json.loads((self.root / "outputs.json").read_text(encoding="utf-8"))
             return recorded[str(output)] == [digest, *signature(str(output))]
@@ -153,6 +203,8 @@ class FileCache:
             return False
 
     def record_output(self, output: Path, digest: str) -> None:
+        if not self.enabled:
+            return
         path = self.root / "outputs.json"
         try:
             recorded = json.loads(path.read_text(encoding="utf-8"))
@@ -164,14 +216,19 @@ class FileCache:
         if seen is None or recorded.get(str(output)) == [digest, *seen]:
             return
         recorded[str(output)] = [digest, *seen]
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(recorded, handle, sort_keys=True)
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        atomic.write_quietly(path, json.dumps(recorded, sort_keys=True))
+
+
+def output_digest(notes: tuple[Note, ...], media: tuple[MediaFile, ...], id_base: int,
+                  css: str, notetype_mods: dict[int, int]) -> str:
+    """Everything a package's bytes depend on, this tool's own code included."""
+    h = hashlib.sha256(f"{package_version()}\0{id_base}\0{css}\0"
+                       f"{sorted(notetype_mods.items())}\0".encode())
+    for note in notes:
+        h.update(f"{note.guid}\0{note.mod}\0{note.keys.content}\0{note.card.deck}\n".encode())
+    for item in media:
+        h.update(f"{item.name}\0".encode())
+    return h.hexdigest()
 
 
 class Staging:
@@ -180,7 +237,7 @@ class Staging:
     leaves no cache behind. Written as they arrive, so the pickles of 100,000 cards are
     never held in memory at once."""
 
-    def __init__(self, cache: FileCache):
+    def __init__(self, cache: Cache):
         self.cache = cache
         self.folder: Path | None = None
         self.made: list[Path] = []

@@ -10,10 +10,12 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
+from generator.cloze import MAX_CLOZE, OPENING, cloze_number
+# modules in the middle of a move still import it from here: drop once none does
+from generator.cloze import cloze_numbers as cloze_numbers
 from generator.diagnostics import Diagnostic
 from generator.model import Kind, RenderedCard, SourcePos
 
-_CLOZE = re.compile(r"\{\{c(\d+)::")
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
          "source", "track", "wbr"}
 # Tags that run code or restyle the whole review screen: the note editor strips them, and
@@ -121,22 +123,9 @@ def _position(card, name: str, tag: str) -> SourcePos | None:
     return None
 
 
-MAX_CLOZE = 65535  # a card's template ordinal is 16 bits in Anki's collection
-
-
-def cloze_number(digits: str) -> int:
-    """The number of `{{cN::`; past MAX_CLOZE (or Python's longest int) all the same."""
-    return int(digits) if len(digits) <= 6 else MAX_CLOZE + 1
-
-
-def cloze_numbers(text: str) -> list[int]:
-    """The card numbers Anki makes for a cloze field, in order."""
-    return sorted({n for n in map(cloze_number, _CLOZE.findall(text)) if 1 <= n <= MAX_CLOZE})
-
-
 def _cloze_problems(text: str) -> list[tuple[str, str]]:
     problems, numbers = [], set()
-    for opening in _CLOZE.finditer(text):
+    for opening in OPENING.finditer(text):
         name = f"c{opening.group(1)[:12]}"
         number = cloze_number(opening.group(1))
         body, closed, early = _cloze_body(text, opening.end())
@@ -188,7 +177,7 @@ def _cloze_body(text: str, start: int) -> tuple[str, bool, bool]:
     while i < len(text):
         if text.startswith("}}", i):
             return text[start:i], True, depth > 0
-        if _CLOZE.match(text, i):
+        if OPENING.match(text, i):
             return text[start:i], True, False  # nested clozes are Anki's own business
         if text[i] == "{":
             depth += 1
@@ -196,3 +185,57 @@ def _cloze_body(text: str, start: int) -> tuple[str, bool, bool]:
             depth = max(0, depth - 1)
         i += 1
     return text[start:], False, False
+
+
+# --- the whole project ---------------------------------------------------------------------
+
+def check_project(notes, source, found, changed_shapes) -> list[Diagnostic]:
+    """What no single file shows: no cards at all (`found`: the findings so far), deck names
+    Anki would take for one, note types whose shape changed since the lock."""
+    from generator.lock import LOCK_NAME
+    from generator.notetypes import BY_TYPE_ID
+
+    diagnostics = _deck_case_clashes(notes)
+    from generator.diagnostics import has_errors
+
+    if not notes and not has_errors(found):
+        diagnostics.append(Diagnostic(SourcePos(".", 1), "E108", (
+            f"no cards in '{_shown(source)}'; write Markdown files with '## ' headings "
+            "there")))
+    for nid in changed_shapes:
+        diagnostics.append(Diagnostic(SourcePos(LOCK_NAME, 1), "E801", (
+            f"note type '{BY_TYPE_ID[nid].name}' changed its fields or templates since the "
+            "lock; Anki would skip every note of it as conflicting, or force a full sync")))
+    return diagnostics
+
+
+def _shown(path) -> str:
+    import os
+
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _deck_case_clashes(notes) -> list[Diagnostic]:
+    """Anki compares deck names without regard to case: `Bio` and `bio` would be one deck
+    to it (it renames one on import), and a search for either finds both."""
+    decks: dict[str, SourcePos] = {}
+    for note in notes:  # each deck at its first card
+        card = note.rendered.card
+        decks.setdefault(card.deck, card.pos)
+    first: dict[str, tuple[str, SourcePos]] = {}
+    found = []
+    for deck, pos in decks.items():
+        parts = deck.split("::")
+        for depth in range(1, len(parts) + 1):
+            name = "::".join(parts[:depth])
+            seen, where = first.setdefault(name.casefold(), (name, pos))
+            if seen != name:
+                found.append(Diagnostic(pos, "E806", (
+                    f"the deck '{name}' differs from the deck '{seen}' ({where.path}) only in "
+                    "letter case, which Anki ignores: give both the same name, or two "
+                    "different ones")))
+                break
+    return found

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from generator.diagnostics import (BuildFailed, DeckError, Interrupted, error_count,
+from generator.diagnostics import (BuildFailed, DeckError, Interrupted, chosen, error_count,
                                    has_errors, located, shown_path)
 
 source_option = click.option("--source", "source", metavar="DIR",
@@ -20,6 +20,50 @@ preview_dir_option = click.option("-o", "--output", metavar="DIR",
                                   help="Preview folder (default: build/preview).")
 open_option = click.option("--open", "open_page", is_flag=True,
                            help="Open the preview in your browser.")
+
+
+def _codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+           ) -> tuple[str, ...]:
+    """A `--select` or `--ignore` value list, checked: each a code or the start of codes."""
+    from generator.diagnostics import CODES, Severity, matching
+
+    flag, command = f"--{param.name}", ctx.info_name
+    wanted = tuple(dict.fromkeys(part.strip().upper() for value in values
+                                 for part in value.split(",") if part.strip()))
+    if values and not wanted:
+        raise click.BadParameter("no code given", param_hint=flag)
+    for value in wanted:
+        codes = matching(value)
+        if not codes:
+            import difflib
+
+            near = difflib.get_close_matches(value, CODES, n=3, cutoff=0.7)
+            hint = f" (did you mean {' or '.join(near)}?)" if near else ""
+            raise click.BadParameter(
+                f"no finding '{value}'{hint}; give a code (W301) or its start (W3, W): "
+                "README's table of findings lists them", param_hint=flag)
+        errors = [c for c in codes if CODES[c].severity is Severity.ERROR]
+        if errors and param.name == "ignore" and command != "check":
+            more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+            what = value if value in CODES else \
+                f"'{value}' (it takes in {', '.join(errors[:3])}{more})"
+            raise click.BadParameter(
+                f"cannot ignore {what}: 'deck {command}' writes nothing while an error "
+                "remains; only 'deck check' can leave errors out", param_hint=flag)
+    if wanted and param.name == "select" and command != "check":
+        # a build's errors always show: they are why nothing was written
+        wanted += tuple(c for c, f in CODES.items() if f.severity is Severity.ERROR)
+    return wanted
+
+
+select_option = click.option("--select", metavar="CODE[,CODE...]", multiple=True,
+                             callback=_codes,
+                             help="Show only these findings: codes (W301) or their starts "
+                                  "(W3, W).")
+ignore_option = click.option("--ignore", metavar="CODE[,CODE...]", multiple=True,
+                             callback=_codes,
+                             help="Leave out these findings: codes (W301) or their starts "
+                                  "(W3, W).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,7 +86,10 @@ def cli() -> None:
 @click.option("--accept-lock", is_flag=True,
               help="Build with the lock as it is, even when it looks older than the last "
                    "build here or like another project's.")
-def build_command(source, media, output, reset_lock, restore_lock, accept_lock) -> None:
+@select_option
+@ignore_option
+def build_command(source, media, output, reset_lock, restore_lock, accept_lock, select,
+                  ignore) -> None:
     """Build the .apkg from the Markdown sources and update the lock file."""
     from generator import build
 
@@ -53,9 +100,11 @@ def build_command(source, media, output, reset_lock, restore_lock, accept_lock) 
     choice = build.LockChoice(reset=reset_lock, restore=restore_lock, accept=accept_lock)
     try:
         summary, compiled = build.build(project, progress=progress, choice=choice)
+    except BuildFailed as failure:
+        raise BuildFailed(chosen(failure.diagnostics, select, ignore), failure.source) from None
     finally:
         progress.close()
-    _print_diagnostics(compiled.diagnostics, project.source, err=True)
+    _print_diagnostics(chosen(compiled.diagnostics, select, ignore), project.source, err=True)
     for line in _summary_lines(summary, project.source):
         click.echo(line)
 
@@ -66,13 +115,15 @@ def build_command(source, media, output, reset_lock, restore_lock, accept_lock) 
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format; json is for editors and CI.")
-def check_command(source, media, strict, fmt) -> None:
+@select_option
+@ignore_option
+def check_command(source, media, strict, fmt, select, ignore) -> None:
     """Report every problem in the sources; writes nothing."""
     from generator import build
 
     project = build.load_project(source, media)
     compiled = build.compile_project(project, build.build_time())
-    diagnostics = compiled.diagnostics
+    diagnostics = chosen(compiled.diagnostics, select, ignore)
     if fmt == "json":
         click.echo(json.dumps([{"path": shown_path(d.pos.path, project.source),
                                 "line": d.pos.line, "col": d.pos.col,
@@ -175,7 +226,9 @@ def _chosen_steps(done: str, steps) -> list:
 @media_option
 @preview_dir_option
 @open_option
-def preview_command(source, media, output, open_page) -> None:
+@select_option
+@ignore_option
+def preview_command(source, media, output, open_page, select, ignore) -> None:
     """Write build/preview/index.html: every card, both sides, day and night."""
     from pathlib import Path
 
@@ -183,7 +236,7 @@ def preview_command(source, media, output, open_page) -> None:
 
     project = build.load_project(source, media)
     result = build.write_preview(project, Path(output).resolve() if output else None)
-    _print_diagnostics(result.diagnostics, project.source, err=True)
+    _print_diagnostics(chosen(result.diagnostics, select, ignore), project.source, err=True)
     click.echo(f"wrote {_rel(str(result.index))}: {result.cards} note{_s(result.cards)}, "
                f"{result.sides} card{_s(result.sides)}, {result.media} media file"
                f"{_s(result.media)}")
@@ -196,21 +249,24 @@ def preview_command(source, media, output, open_page) -> None:
 @media_option
 @preview_dir_option
 @open_option
-def watch_command(source, media, output, open_page) -> None:
+@select_option
+@ignore_option
+def watch_command(source, media, output, open_page, select, ignore) -> None:
     """Rebuild the package and the preview whenever a source or media file changes."""
     import gc
     from pathlib import Path
 
     from generator import build, watch
 
-    gc.enable()  # a long-running process (`run` pauses the collector for one-shot commands)
+    gc.enable()  # a long-running process: each build pauses the collector while it runs
 
     project = build.load_project(source, media)
     click.echo("watching for changes; press Ctrl-C to stop", err=True)
     opened = not open_page
     try:
         for outcome in watch.run(project, Path(output).resolve() if output else None):
-            _print_diagnostics(outcome.diagnostics, project.source, err=True)
+            _print_diagnostics(chosen(outcome.diagnostics, select, ignore), project.source,
+                               err=True)
             stamp = time.strftime("%H:%M:%S")
             if outcome.summary is not None:
                 first, *rest = _summary_lines(outcome.summary, project.source)
@@ -334,19 +390,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The `deck` command: `main` with Python's cycle collector paused (a one-shot process
-    of acyclic values: resumed after a build, it would scan the million objects the build
-    made), then an exit that skips the interpreter's teardown (freeing modules and objects
-    one by one). Everything written is closed by then; only the streams need flushing."""
-    import gc
+    """The `deck` command: `main` with Python's cycle collector paused for good (a one-shot
+    process of acyclic values: resumed after a build, it would scan the million objects
+    the build made), then an exit that skips the teardown where that pays (speedups.py)."""
+    from generator import speedups
 
-    gc.disable()
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:  # None: the descriptor was closed (`deck check >&-`)
-                stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`deck check | head`)
-            pass
-    os._exit(code)
-
+    speedups.pause_collector()
+    speedups.exit_process(main())

@@ -11,11 +11,13 @@ import hashlib
 import os
 import re
 import unicodedata
+from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote
 
-from generator.model import MediaFile, nfc
+from generator.model import MediaFile, by_constructor, nfc
 
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, data:, ...
 _REMOTE = re.compile(r"^(?:https?:|//)", re.I)
@@ -161,9 +163,9 @@ class MediaResolver:
         self._hashed: dict[Path, MediaFile] = {}
         self._listed: dict[Path, frozenset[str]] = {}
         self._resolved: dict[tuple[str, str, str], tuple] = {}
-        self.consulted: dict[str, tuple | None] = {}  # path -> signature, for the cache
+        self.consulted: dict[Probe, object] = {}  # what was seen, for the cache
 
-    def track(self) -> dict[str, tuple | None]:
+    def track(self) -> dict[Probe, object]:
         """Start recording the files and folders later resolutions depend on."""
         self.consulted = {}
         return self.consulted
@@ -204,19 +206,22 @@ class MediaResolver:
             candidates.append(self.media_dir / rel)
         for candidate in candidates:
             # a symbolic link can be pointed elsewhere without its target changing
-            self.consulted[f"{candidate}\0link"] = _link(candidate)
+            links = Probe(Look.LINKS, str(candidate))
+            self.consulted[links] = links.now()
             real = candidate.resolve()
             if not any(_inside(real, folder) for folder in self.allowed):
                 raise MediaError("E402", f"image '{written}' is outside the project; "
                                  "move it under 'media/'")
             listed = self._listing(real.parent)
-            self.consulted[f"{real.parent}\0{real.name.lower()}"] = _same_name(listed, real.name)
+            self.consulted[Probe(Look.NAMES, str(real.parent), real.name.lower())] = \
+                _same_name(listed, real.name)
             if real.name not in listed:
                 # the same name in another Unicode form: the text is NFC, a file named on a
                 # Mac may be NFD
                 twin = next((n for n in listed if nfc(n) == nfc(real.name)), None)
                 real = real.parent / twin if twin is not None else real
-            self.consulted[str(real)] = signature(str(real))
+            found = Probe(Look.FILE, str(real))
+            self.consulted[found] = found.now()
             if real.name not in listed:
                 # a different case works on macOS and Windows, not on AnkiMobile or Linux
                 same = [n for n in listed if n.lower() == real.name.lower()]
@@ -258,21 +263,44 @@ class MediaResolver:
         return found
 
 
-def signature(key: str) -> tuple | None:
-    """What a resolution depended on, as it is now: a file's size, modification time, inode
-    and status-change time (None when absent), or for `folder\0name`, the names in the folder
-    that equal `name` but for case. `cp -p`, `rsync -a` and unzip keep a replaced file's
-    size and modification time; the status-change time cannot be set back."""
-    if key.endswith("\0link"):
-        return _link(Path(key[:-5]))
-    if "\0" in key:
-        folder, name = key.split("\0", 1)
-        try:
-            return _same_name(frozenset(os.listdir(folder)), name)
-        except OSError:
-            return ()
+class Look(IntEnum):
+    FILE = 1  # a file's size, modification time, inode and status-change time
+    NAMES = 2  # the names in a folder that equal a name but for case or Unicode form
+    LINKS = 3  # where the symbolic links on a path point
+
+
+@by_constructor
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One thing a resolution depended on; `now()` says what it is at present, to compare
+    with what it was when a card was rendered (the cache's validation)."""
+
+    look: Look
+    path: str
+    name: str = ""  # NAMES: the name, lower case
+
+    def now(self) -> object:
+        if self.look is Look.LINKS:
+            return _link(Path(self.path))
+        if self.look is Look.NAMES:
+            try:
+                return _same_name(frozenset(os.listdir(self.path)), self.name)
+            except OSError:
+                return ()
+        return signature(self.path)
+
+    def __str__(self) -> str:
+        return {Look.FILE: "'{}'", Look.NAMES: "the names like '{1}' in '{}'",
+                Look.LINKS: "the links on the way to '{}'"}[self.look].format(self.path,
+                                                                               self.name)
+
+
+def signature(path: str) -> tuple | None:
+    """A file's size, modification time, inode and status-change time (None when absent):
+    `cp -p`, `rsync -a` and unzip keep a replaced file's size and modification time; the
+    status-change time cannot be set back."""
     try:
-        stat = os.stat(key)
+        stat = os.stat(path)
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns

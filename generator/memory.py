@@ -14,14 +14,13 @@ taken as it is.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from generator import lock as lockfile
-from generator.diagnostics import Diagnostic, short
-from generator.model import Lock, SourcePos
+from generator import identity, lock as lockfile
+from generator.diagnostics import DeckError, Diagnostic, short
+from generator.model import Lock, LockEntry, SourcePos
 
 _WAY_OUT = ("pass --restore-lock to take back what the copy this machine kept in 'build/' "
             "knows")
@@ -48,20 +47,13 @@ def recall(path: Path) -> str | None:
 
 def remember(path: Path, text: str) -> None:
     """Best effort: without it, a later revert or lost lock is only caught less well."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ignore = path.parent / ".gitignore"
-        if not ignore.exists():
-            # never versioned, even where build/ is: a `git revert` must not revert it too
-            ignore.write_text("# this machine's memory of the last lock it wrote\n*\n")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    from generator import atomic
+
+    ignore = path.parent / ".gitignore"
+    if not ignore.exists():
+        # never versioned, even where build/ is: a `git revert` must not revert it too
+        atomic.write_quietly(ignore, "# this machine's memory of the last lock it wrote\n*\n")
+    atomic.write_quietly(path, text)
 
 
 def parse(text: str | None) -> Lock | None:
@@ -121,7 +113,7 @@ def lost(cards, lock: Lock, remembered: Lock, now: int, assignment) -> Diagnosti
     lock is older than that build (restored from git, or from a backup). Only a card that
     build knew by its very front (or pinned id) counts, and only an identity no card has
     now: after switching branches, the other branch's cards and rewordings are no loss."""
-    before = lockfile.assign(cards, remembered, now, project=assignment.project)
+    before = identity.assign(cards, remembered, now, project=assignment.project)
     used = {n.guid for n in assignment.notes}
     gone = [now_ for now_, then in zip(assignment.notes, before.notes)
             if now_.previous is None and then.previous is not None and then.guid not in used
@@ -135,3 +127,89 @@ def lost(cards, lock: Lock, remembered: Lock, now: int, assignment) -> Diagnosti
         f"{'it' if len(gone) == 1 else 'them'} and become new notes in Anki (first: "
         f"'{short(first.keys.text)}' at {first.card.pos}). Restore the newer lock from "
         f"git, or {_WAY_OUT} (or pass --accept-lock to build with this lock as it is)"))
+
+
+# --- which lock to build with ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class LockChoice:
+    """What to do with the lock in the source folder (the build options of the same name)."""
+
+    reset: bool = False  # ignore it: every card gets a new identity, or its derived one
+    restore: bool = False  # merge in the copy of the last lock this machine wrote
+    accept: bool = False  # use it even when it looks older than, or foreign to, that copy
+
+
+@dataclass(frozen=True)
+class LockState:
+    """The lock to build with, and this machine's memory of the last one it wrote."""
+
+    lock: Lock
+    project: str
+    remembered: Lock | None  # None: no memory, or it says what the lock says
+    mirrored: bool  # the memory is the lock as read (the usual case)
+    diagnostics: tuple[Diagnostic, ...] = ()
+    missing: bool = False  # no lock, though this machine built these sources with one
+    checked: bool = True  # whether to compare the lock with the memory
+
+    @property
+    def emitted(self) -> dict[str, LockEntry] | None:
+        """What this machine last packaged, when the lock says otherwise."""
+        return None if self.remembered is None else {e.guid: e for e in
+                                                     self.remembered.notes}
+
+    def check(self, cards, now: int, assignment) -> list[Diagnostic]:
+        """Stop before an older, missing or foreign lock gives identities away."""
+        if self.missing:
+            return [missing(self.remembered)]
+        if not self.checked:
+            return []
+        found = foreign(self.lock, self.remembered, assignment)
+        if found is None and self.remembered is not None:
+            found = lost(cards, self.lock, self.remembered, now, assignment)
+        return [found] if found is not None else []
+
+
+def read_lock(lock_path: Path, memory_path: Path, choice: LockChoice) -> LockState:
+    remembered_text = recall(memory_path)
+    text = None
+    try:
+        text = lockfile.read_text(lock_path)
+        lock = None if text is None else lockfile.parse(text)
+    except lockfile.LockError as error:
+        if not (choice.reset or choice.restore):
+            kept = ("; this machine kept a copy of the last lock it wrote: --restore-lock "
+                    "takes it back" if parse(remembered_text) is not None else "")
+            return LockState(Lock(), "", None, False, (Diagnostic(
+                SourcePos(lockfile.LOCK_NAME, error.line, error.col), "E901",
+                error.message + kept),), checked=False)
+        lock = None
+    # the usual case: the lock is what this machine last wrote, and that says it all
+    same = lock is not None and text == remembered_text
+    remembered = None if same else parse(remembered_text)
+    if choice.reset:  # new identities, but derived as before where a project value is known
+        project_id = remembered.project if remembered is not None else lock.project if same \
+            else ""
+        return LockState(Lock(project=project_id), project_id, remembered, False,
+                          checked=False)
+    found = ()
+    if lock is not None and lock.reconciled:
+        found = (Diagnostic(SourcePos(lockfile.LOCK_NAME, 1), "W905", lock.reconciled),)
+    if choice.restore:
+        if remembered is None and lock is not None:
+            return LockState(lock, lock.project, None, same, found, checked=False)
+        if remembered is None:
+            raise DeckError("there is no copy of a lock in 'build/' to restore: this machine "
+                            "has not built these sources before; restore the lock from git")
+        # another project's lock is put aside, not merged in
+        keep = lock is not None and not another_project(lock, remembered)
+        merged = lockfile.merge(remembered, lock) if keep else lockfile.merge(remembered)
+        return LockState(merged, remembered.project, remembered, False,
+                          found if keep else (), checked=False)
+    if lock is None:
+        missing = remembered is not None and any(not e.removed for e in remembered.notes)
+        return LockState(Lock(), remembered.project if remembered else "", remembered,
+                          False, missing=missing and not choice.accept,
+                          checked=False)
+    return LockState(lock, lock.project or (remembered.project if remembered else ""),
+                      remembered, same, found, checked=not choice.accept)

@@ -59,6 +59,14 @@ class SourcePos:
         return f"{self.path}:{self.line}:{self.col}"
 
 
+class Status(str, Enum):
+    """A note against what this machine last packaged."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
 class Kind(str, Enum):
     BASIC = "basic"
     REVERSED = "reversed"
@@ -120,7 +128,7 @@ class Note:
     guid: str
     rendered: RenderedCard
     mod: int  # seconds; the time its content last changed
-    status: str  # new | changed | unchanged, against what this machine last packaged
+    status: Status
     keys: CardKeys | None = None
     previous: "LockEntry | None" = None  # the lock entry it was matched to
     renamed_from: str | None = None  # old front, when matched by similarity

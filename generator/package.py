@@ -1,6 +1,6 @@
 """The only genanki user: note types, decks, and a deterministic, atomic `.apkg`.
 
-genanki's defaults are avoided on purpose: GUIDs come from `lock.py`, each note carries
+genanki's defaults are avoided on purpose: GUIDs come from `identity.py`, each note carries
 its own modification time, media are stored under content-hashed names, ids count from a
 recorded base, and the zip has fixed dates and a fixed entry order.
 """
@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from generator.check import cloze_numbers
+from generator import atomic
+from generator.cloze import cloze_numbers
 from generator.model import Kind, MediaFile, Note, temporary_prefix
 from generator.notetypes import BY_KIND, NoteType
-
-FORMAT = "4"  # bump when the bytes written for the same notes change
 
 
 class MediaChanged(Exception):
@@ -36,6 +35,8 @@ class MediaChanged(Exception):
     def __init__(self, item: MediaFile):
         super().__init__(item.source)
         self.item = item
+
+
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -83,7 +84,7 @@ _ORDS = {kind: tuple(range(len(BY_KIND[kind].templates))) for kind in Kind}
 @dataclass(frozen=True)
 class Layout:
     """An empty collection as genanki lays it out: tables, indexes, and the `col` row with
-    its note types and decks. Kept between builds (see `layout_key`), so a rebuild does
+    its note types and decks. Kept between builds (by the cache), so a rebuild does
     not import genanki, a sixth of a small rebuild's time."""
 
     tables: str
@@ -91,29 +92,6 @@ class Layout:
     col: str  # genanki's INSERT of the col row
     decks: str  # JSON of the col row's decks
     models: str  # JSON of the col row's note types
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """What a package's bytes depend on besides this tool's own code and the notes: genanki
-    (it lays out the collection), SQLite and zlib."""
-    import importlib.util
-    import zlib
-
-    spec = importlib.util.find_spec("genanki")
-    stat = os.stat(spec.origin) if spec is not None and spec.origin else None
-    return (f"{spec and spec.origin}\0{stat and stat.st_mtime_ns}\0{sqlite3.sqlite_version}"
-            f"\0{zlib.ZLIB_RUNTIME_VERSION}")
-
-
-def layout_key(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
-               id_base: int, code: str) -> str:
-    """Everything a `Layout` depends on: `code` is a digest of this tool's code (the note
-    types and `Layout` itself are defined there)."""
-    h = hashlib.sha256(f"{FORMAT}\0{code}\0{code_version()}\0{id_base}\0"
-                       f"{sorted(notetype_mods.items())}\0{css}\0".encode())
-    h.update("\0".join(decks).encode())
-    return h.hexdigest()
 
 
 def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
@@ -151,29 +129,28 @@ def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...],
     `meanwhile` runs here while another thread compresses (zlib lets go of the GIL)."""
     temporary: list[Path] = []
     try:
-        tmp = _temporary(path, ".tmp", temporary)
         db_path = _temporary(path, ".db", temporary)
         _write_db(db_path, notes, layout, id_base)
-        if meanwhile is None:
-            _write_zip(tmp, db_path, media)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
+        with atomic.replacing(path) as tmp:
+            if meanwhile is None:
+                _write_zip(tmp, db_path, media)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(1) as thread:
-                zipped = thread.submit(_write_zip, tmp, db_path, media)
-                try:
-                    meanwhile()
-                finally:
-                    zipped.result()  # waited for, whatever happened here; raises its error
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a package is a plain file
-        os.replace(tmp, path)
+                with ThreadPoolExecutor(1) as thread:
+                    zipped = thread.submit(_write_zip, tmp, db_path, media)
+                    try:
+                        meanwhile()
+                    finally:
+                        zipped.result()  # waited for, whatever happened here; raises its error
     finally:
         for leftover in temporary:
             leftover.unlink(missing_ok=True)
 
 
 def _temporary(path: Path, suffix: str, made: list[Path]) -> Path:
-    """A new empty file beside `path`, recorded in `made` so it is always removed."""
+    """A scratch file beside `path` (named as `atomic.replacing` names its temporary
+    files, so `sweep` finds it), recorded in `made` so it is always removed."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
                                 suffix=suffix)
     os.close(fd)
@@ -267,8 +244,6 @@ def _write_zip(target: Path, db_path: Path, media: tuple[MediaFile, ...]) -> Non
                 if item.sha256 and hashlib.sha256(data).hexdigest() != item.sha256:
                     raise MediaChanged(item)
                 _add(out, str(i), data)
-        raw.flush()
-        os.fsync(raw.fileno())
 
 
 def _info(name: str) -> zipfile.ZipInfo:

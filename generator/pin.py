@@ -6,12 +6,10 @@ trailing spaces), so `git diff` shows exactly the new lines.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from generator.model import temporary_prefix
+from generator import atomic
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 
@@ -72,15 +70,4 @@ def write_pins(path: Path, pins: list[tuple[int, str]]) -> None:
     bom = data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     out = ("\ufeff" if bom else "") + pin_text(text, pins)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(out.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write(path, out.encode("utf-8"), keep_mode=True)

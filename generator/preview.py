@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from generator import mathml
-from generator.check import cloze_number, cloze_numbers
+from generator import atomic, mathml
+from generator.cloze import cloze_number, cloze_numbers
 from generator.diagnostics import Diagnostic
 from generator.model import Kind, Note
 from generator.notetypes import BY_KIND, NoteType
@@ -174,7 +172,8 @@ def _article(note: Note, side: Side, question: str, answer: str, findings, sourc
     link = html.escape(f"vscode://file/{path}:{card.pos.line}:{card.pos.col}")
     badges = []
     if note.status in ("new", "changed"):
-        badges.append(f'<span class="badge badge-{note.status}">{note.status}</span>')
+        status = note.status.value
+        badges.append(f'<span class="badge badge-{status}">{status}</span>')
     if findings:
         worst = "error" if any(d.code.startswith("E") for d in findings) else "warning"
         badges.append(f'<span class="badge badge-{worst}">{len(findings)} finding'
@@ -205,22 +204,14 @@ def write(folder: Path, text: str, media) -> Path:
         if not target.exists():  # names are content hashes: an existing file is the same
             shutil.copyfile(item.source, target)
     index = folder / "index.html"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".index.html.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, index)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write(index, text, durable=False)  # a page rewritten on every save: no fsync
     return index
 
 
 def write_version(folder: Path, version: str) -> None:
     """For `deck watch`: the open page polls this file and reloads when it changes."""
-    (folder / "version.js").write_text(f"window.deckPreviewVersion = {json.dumps(version)};\n",
-                                       encoding="utf-8")
+    atomic.write(folder / "version.js",  # polled: never read half written
+                 f"window.deckPreviewVersion = {json.dumps(version)};\n", durable=False)
 
 
 _CHROME_CSS = """\

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from generator import build
+from generator import build, pool
 from generator import lock as lockfile
 from tests.conftest import make_project
 
@@ -28,8 +28,8 @@ def sources(files: int = 6, cards: int = 15) -> dict[str, str]:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.setattr(build, "PARALLEL_BYTES", 0)  # use the pool even for a small project
-    monkeypatch.setattr(build, "ALONGSIDE_BYTES", 0)
+    monkeypatch.setattr(pool, "PARALLEL_BYTES", 0)  # use the pool even for a small project
+    monkeypatch.setattr(pool, "ALONGSIDE_BYTES", 0)
     root = make_project(tmp_path, sources(), {"media/fig.png": PNG})
     return build.load_project(output="out.apkg", cwd=root)
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from generator import lock
+from generator import identity, lock
 from generator.model import Card, Kind, Lock, RenderedCard, SourcePos
 
 NOW = 1_800_000_000
@@ -27,7 +27,7 @@ def write(assignment, id_base=NOW * 1000) -> str:
 
 def locked(cards, now=NOW, previous=Lock(project=PROJECT), emitted=None):
     """Assign, then read back the lock a build would write."""
-    result = lock.assign(cards, previous, now, emitted=emitted)
+    result = identity.assign(cards, previous, now, emitted=emitted)
     assert not result.diagnostics, result.diagnostics
     return result.notes, result.removed, lock.parse(write(result))
 
@@ -35,7 +35,7 @@ def locked(cards, now=NOW, previous=Lock(project=PROJECT), emitted=None):
 def test_new_guids_come_from_the_project_deck_and_front():
     first, _, _ = locked([rc("What is x?", "one")])
     again, _, _ = locked([rc("What is x?", "two", path="b.md", line=9)], now=NOW + 100)
-    assert first[0].guid == again[0].guid == lock.guid_for(PROJECT, "A", "What is x?")
+    assert first[0].guid == again[0].guid == identity.guid_for(PROJECT, "A", "What is x?")
     assert first[0].status == "new" and first[0].mod == NOW
     other_project, _, _ = locked([rc("What is x?", "one")], previous=Lock(project="Other"))
     other_deck, _, _ = locked([rc("What is x?", "one", deck="B")])
@@ -44,35 +44,35 @@ def test_new_guids_come_from_the_project_deck_and_front():
 
 def test_a_lock_without_a_project_value_gets_one_every_machine_agrees_on():
     v1 = ('{"id_base": 1, "notetypes": {}, "version": 1, "notes": [\n{"guid": "OldGuid01", '
-          '"file": "a.md", "deck": "A", "type": "basic", "front": "' + lock.digest("q") +
+          '"file": "a.md", "deck": "A", "type": "basic", "front": "' + identity.digest("q") +
           '", "back": "b", "content": "c", "mod": 5, "text": "q", "search": "q"}\n]}\n')
     old = lock.parse(v1)
-    assert old.project == lock.upgraded_project(1) and len(old.project) == 16
-    first = lock.assign([rc("q"), rc("new card")], old, NOW)
+    assert old.project == identity.upgraded_project(1) and len(old.project) == 16
+    first = identity.assign([rc("q"), rc("new card")], old, NOW)
     assert first.notes[0].guid == "OldGuid01"  # existing GUIDs never change
     # two machines upgrading the same lock give new cards the same GUIDs
-    assert lock.assign([rc("q"), rc("new card")], lock.parse(v1), NOW + 9).notes[1].guid == \
+    assert identity.assign([rc("q"), rc("new card")], lock.parse(v1), NOW + 9).notes[1].guid == \
         first.notes[1].guid
     assert lock.parse(write(first)).project == first.project
     # a project's first lock gets a random value
-    fresh = {lock.assign([rc("q")], Lock(), NOW).project for _ in range(3)}
+    fresh = {identity.assign([rc("q")], Lock(), NOW).project for _ in range(3)}
     assert len(fresh) == 3 and all(len(p) == 16 for p in fresh)
 
 
 def test_guid_and_project_value_are_safe_inside_an_html_comment():
     for n in range(200):
-        assert lock.guid_for(PROJECT, "A", f"front {n}").isalnum()
-        assert lock.new_project().isalnum()
+        assert identity.guid_for(PROJECT, "A", f"front {n}").isalnum()
+        assert identity.new_project().isalnum()
 
 
 def test_two_decks_of_one_project_may_each_have_the_same_question():
     cards = [rc("Summary", "cells", path="bio.md", deck="Bio"),
              rc("Summary", "atoms", path="chem.md", deck="Chem")]
-    result = lock.assign(cards, Lock(project=PROJECT), NOW)
+    result = identity.assign(cards, Lock(project=PROJECT), NOW)
     assert result.diagnostics == ()
     assert result.notes[0].guid != result.notes[1].guid
     # and each keeps its own identity when the other changes
-    again = lock.assign([replace(cards[0], fields=("Summary", "cells!", "bio.md")), cards[1]],
+    again = identity.assign([replace(cards[0], fields=("Summary", "cells!", "bio.md")), cards[1]],
                         lock.parse(write(result)), NOW + 5)
     assert [n.guid for n in again.notes] == [n.guid for n in result.notes]
     assert [n.status for n in again.notes] == ["changed", "unchanged"]
@@ -166,7 +166,7 @@ def saves(texts, back="Mitochondria", start=None):
         cards = [other] if text is None else [other, rc(text, back, line=5)]
         if text is None:
             cards = [rc("What holds the DNA?", "Nucleus\n\n" + back, line=1)]
-        result = lock.assign(cards, current, NOW + step)
+        result = identity.assign(cards, current, NOW + step)
         current = lock.parse(write(result))
         notes = result.notes
     return first, notes[-1].guid, current
@@ -200,9 +200,9 @@ def test_a_question_being_typed_leaves_at_most_one_stand_in_note():
     # an hour later, a stand-in is a card of its own: a new question is a new note
     _, _, settled = saves(["W", "Which"])
     standin = next(e for e in settled.notes if e.after and not e.removed)
-    later = lock.assign([rc("What holds the DNA?", "Nucleus", line=1),
+    later = identity.assign([rc("What holds the DNA?", "Nucleus", line=1),
                          rc("Something else entirely", "Mitochondria", line=5)],
-                        settled, NOW + 2 + lock.TYPING)
+                        settled, NOW + 2 + identity.TYPING)
     assert later.notes[1].guid != standin.guid
 
 
@@ -249,18 +249,18 @@ def test_removed_cards_are_reported_and_kept_as_pending_deletions():
 
 
 def test_duplicate_fronts_in_one_deck_and_duplicate_ids_are_errors_naming_both_places():
-    result = lock.assign([rc("Same?", line=3), rc("Same?", path="b.md", line=7)],
+    result = identity.assign([rc("Same?", line=3), rc("Same?", path="b.md", line=7)],
                          Lock(project=PROJECT), NOW)
     assert [str(d) for d in result.diagnostics] == [
         "b.md:7:1: E103 the same front as the card at a.md:3:1 in the deck 'A'; reword one, "
         "or give each an '<!-- id: ... -->'"]
-    result = lock.assign([rc("x", explicit_id="K", line=1), rc("y", explicit_id="K", line=5)],
+    result = identity.assign([rc("x", explicit_id="K", line=1), rc("y", explicit_id="K", line=5)],
                          Lock(project=PROJECT), NOW)
     assert [d.code for d in result.diagnostics] == ["E104"]
 
 
 def test_lock_text_round_trips_and_is_stable(tmp_path):
-    result = lock.assign([rc("q", "a"), rc("ünï", "b", line=4)], Lock(project=PROJECT), NOW)
+    result = identity.assign([rc("q", "a"), rc("ünï", "b", line=4)], Lock(project=PROJECT), NOW)
     hashes, mods, shapes = {1: "h"}, {1: NOW}, {1: "s"}
     text = lock.render_lock(result.rows, NOW * 1000, hashes, mods, shapes, PROJECT)
     assert text == lock.render_lock(result.rows, NOW * 1000, hashes, mods, shapes, PROJECT)
@@ -294,7 +294,7 @@ def test_a_changed_note_type_shape_is_detected():
 
 
 def test_an_unpinned_card_may_not_share_its_front_with_a_pinned_one_in_its_deck():
-    result = lock.assign([rc("q", explicit_id="X1", line=3), rc("q", line=8)],
+    result = identity.assign([rc("q", explicit_id="X1", line=3), rc("q", line=8)],
                          Lock(project=PROJECT), NOW)
     assert [str(d) for d in result.diagnostics] == [
         "a.md:8:1: E103 the same front as the card at a.md:3:1 in the deck 'A'; reword one, "
@@ -303,7 +303,7 @@ def test_an_unpinned_card_may_not_share_its_front_with_a_pinned_one_in_its_deck(
 
 def test_a_changed_card_type_makes_a_new_note_and_leaves_the_old_one_to_delete():
     notes, _, previous = locked([rc("q", kind=Kind.BASIC)])
-    result = lock.assign([rc("q", kind=Kind.REVERSED)], previous, NOW + 5)
+    result = identity.assign([rc("q", kind=Kind.REVERSED)], previous, NOW + 5)
     again = result.notes
     assert again[0].guid != notes[0].guid and again[0].status == "new"
     assert [(n.guid, e.guid, e.kind) for n, e in result.retyped] == [
@@ -311,7 +311,7 @@ def test_a_changed_card_type_makes_a_new_note_and_leaves_the_old_one_to_delete()
     assert result.removed == ()
     old = next(r for r in result.rows if r.guid == notes[0].guid)
     assert old.removed and old.delete
-    pinned = lock.assign([rc("q", kind=Kind.REVERSED, explicit_id=notes[0].guid)],
+    pinned = identity.assign([rc("q", kind=Kind.REVERSED, explicit_id=notes[0].guid)],
                          previous, NOW + 5)
     assert [d.code for d in pinned.diagnostics] == ["E804"]
 
@@ -351,16 +351,16 @@ def test_cloze_numbers_taken_out_are_pending_as_empty_cards():
 
 def test_a_lock_written_from_nfd_text_finds_its_cards_again_under_nfc():
     nfd = unicodedata.normalize("NFD", "Été")
-    old = lock.assign([rc(nfd, "summer", deck=unicodedata.normalize("NFD", "Français"))],
+    old = identity.assign([rc(nfd, "summer", deck=unicodedata.normalize("NFD", "Français"))],
                       Lock(project=PROJECT), NOW)
     read = lock.parse(write(old))
     assert read.notes[0].front_text == "Été" and read.notes[0].deck == "Français"
-    again = lock.assign([rc("Été", "summer", deck="Français")], read, NOW + 5)
+    again = identity.assign([rc("Été", "summer", deck="Français")], read, NOW + 5)
     assert again.notes[0].guid == old.notes[0].guid
 
 
 def test_a_lock_row_with_a_wrong_value_is_a_corrupt_lock():
-    result = lock.assign([rc("q", "a")], Lock(project=PROJECT), NOW)
+    result = identity.assign([rc("q", "a")], Lock(project=PROJECT), NOW)
     text = write(result)
     guid = result.notes[0].guid
     for bad in (text.replace('"text": "q"', '"text": 5'),
@@ -374,11 +374,11 @@ def test_a_lock_row_with_a_wrong_value_is_a_corrupt_lock():
 def test_unchanged_rows_keep_their_lines_and_the_lock_is_the_same_as_written_anew():
     cards = [rc("q", "a"), rc("ünï", "b", line=4), rc("{{c1::x}} y", "", kind=Kind.CLOZE),
              rc('say "hi"\\', "c", deck="Other")]
-    first = lock.assign(cards, Lock(project=PROJECT), NOW)
+    first = identity.assign(cards, Lock(project=PROJECT), NOW)
     text = write(first)
     read = lock.parse(text)
     assert len(read.lines) == len(read.notes) == 4
-    again = lock.assign(cards[:2] + [rc("changed", "d")] + cards[3:], read, NOW + 5)
+    again = identity.assign(cards[:2] + [rc("changed", "d")] + cards[3:], read, NOW + 5)
     assert sum(row is entry for row in again.rows for entry in read.notes) == 3
     args = (NOW * 1000, {}, {}, {}, PROJECT)
     assert lock.render_lock(again.rows, *args, read=read) == lock.render_lock(again.rows, *args)

@@ -23,7 +23,7 @@ from generator import build, preview
 from generator.notetypes import CARD_CSS
 from generator.parse import parse_file
 from playwright import sync_api
-from tests.conftest import ROOT, copy_project, make_project
+from tests.conftest import ROOT, copy_seed, make_project
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -282,13 +282,13 @@ def open_page(browser):
         context.close()
 
 
-def _preview(root: Path) -> build.Preview:
+def _preview(root: Path):
     return build.write_preview(build.load_project(cwd=root), now=NOW)
 
 
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("seed"), "seed")
+    root = copy_seed(tmp_path_factory.mktemp("seed"))
     return root, _preview(root)
 
 
