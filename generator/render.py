@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from generator import markdown
+from generator.markdown import RenderEnv
 from generator.diagnostics import Diagnostic
 from generator.media import MediaError, MediaResolver, remote, unsupported_format
 from generator.model import Card, Kind, RenderedCard, SourcePos, nfc
@@ -18,7 +19,7 @@ class _Fields:
         self.diagnostics: list[Diagnostic] = []
         self.files: list = []
 
-    def env(self, first_line: int, cloze: bool = False, math_checked: bool = False) -> dict:
+    def env(self, first_line: int, cloze: bool = False, math_checked: bool = False) -> RenderEnv:
         """markdown-it's env; token line `n` is file line `first_line + n`."""
         path = self.card.pos.path
 
@@ -43,7 +44,7 @@ class _Fields:
             self.files.append(found)
             return found.name
 
-        return {"cloze": cloze, "warn": warn, "image": image, "math_checked": math_checked}
+        return RenderEnv(cloze=cloze, warn=warn, image=image, math_checked=math_checked)
 
     def done(self, front: str, back: str, raw_html: bool) -> RenderedCard:
         return RenderedCard(card=self.card, fields=(front, back, escape(nfc(self.card.pos.path))),
@@ -107,7 +108,7 @@ def render_file(path: str, text: str, media: MediaResolver
     def warn(line: int, code: str, message: str, col: int = 1) -> None:
         diagnostics.append(Diagnostic(SourcePos(path, line + 1, col), code, message))
 
-    sources, found = parse_tokens(path, text, {"warn": warn, "lines": text.split("\n")})
+    sources, found = parse_tokens(path, text, RenderEnv(warn=warn, lines=text.split("\n")))
     diagnostics += found
     rendered = []
     for source in sources:
