@@ -81,7 +81,8 @@ def compile_project(project: Project, now: int, progress: Progress | None = None
         stale = state.check(cards, now, assignment)
         diagnostics += [*found, *state.diagnostics, *assignment.diagnostics, *stale]
         # a file that could not be read, or holds a broken card, has not lost its cards
-        broken = {nfc(p) for p in unread | {d.pos.path for d in diagnostics if d.severity is Severity.ERROR}}
+        errors = {d.pos.path for d in diagnostics if d.severity is Severity.ERROR}
+        broken = {nfc(p) for p in unread | errors}
         removed = tuple(e for e in assignment.removed if e.file not in broken)
         if not stale:  # what changed since a lock that is not this project's latest is moot
             diagnostics += pending.findings(assignment.notes, removed, assignment.retyped,
