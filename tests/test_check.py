@@ -158,3 +158,11 @@ def test_the_quick_empty_field_check_agrees_with_its_definition():
         assert _renders_empty(html) == _renders_empty_by_definition(html)
 
     agrees()
+
+
+def test_cloze_numbers_are_the_cards_anki_makes():
+    from generator.cloze import MAX_CLOZE, cloze_numbers
+
+    text = ("{{c3::a}} {{c1::b}} {{c3::c}} {{c0::zero}} {{C2::capital}} {{c65535::last}} "
+            "{{c65536::past}} {{c99999999999999999999::huge}} {{c2:single colon}}")
+    assert cloze_numbers(text) == [1, 3, MAX_CLOZE]

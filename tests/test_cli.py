@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -170,3 +171,62 @@ def test_deck_exits_cleanly_with_its_output_closed_or_cut_short(tmp_path):
         assert done.stderr.strip().splitlines()[-1] == "0", (shell, done.stderr)
         assert "Traceback" not in done.stderr and "Error" not in done.stderr, shell
     assert (root / "build" / "a.apkg").is_file()
+
+
+_FINDINGS = ("# A\n\n## q\n\n```pyhton\nx\n```\n\n## r\n\n![](https://example.com/x.png)\n")
+_W301 = "source/a.md:5:1: W301 unknown code language 'pyhton'; rendered as plain text"
+_W407 = ("source/a.md:11:1: W407 image 'https://example.com/x.png' is fetched from the network "
+         "at every review and does not show offline; download it into 'media/'")
+_E103 = ("source/a.md:13:1: E103 the same front as the card at a.md:3:1 in the deck 'A'; "
+         "reword one, or give each an '<!-- id: ... -->'")
+
+
+def test_check_prints_counts_and_exits_on_the_chosen_findings_only(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": _FINDINGS + "\n## q\n\nagain\n"})
+    code, out, err = run(root, "check", "--ignore", "W3")
+    assert code == 1 and out.splitlines() == [_W407, _E103]
+    assert err == "1 error, 1 warning in 3 cards from 1 file\n"
+    code, out, err = run(root, "check", "--select", "W", "--ignore", "W301")
+    assert code == 0 and out.splitlines() == [_W407]
+    assert err == "0 errors, 1 warning in 3 cards from 1 file\n"
+    assert run(root, "check", "--strict", "--select", "W")[0] == 1
+    code, out, err = run(root, "check", "--strict", "--ignore", "e103,W3", "--ignore", "W407")
+    assert (code, out, err) == (0, "", "no problems in 3 cards from 1 file\n")
+    code, out, _ = run(root, "check", "--format", "json", "--select", "W4")
+    assert code == 0 and [d["code"] for d in json.loads(out)] == ["W407"]
+
+
+def test_build_preview_and_watch_refuse_to_ignore_an_error(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": _FINDINGS})
+    for command in ("build", "preview", "watch"):
+        code, out, err = run(root, command, "--ignore", "W3,E103")
+        assert code == 2 and out == ""
+        assert (f"Invalid value for --ignore: cannot ignore E103: 'deck {command}' writes "
+                "nothing while an error remains; only 'deck check' can leave errors out") in err
+    code, _, err = run(root, "build", "--ignore", "E9")
+    assert code == 2 and "cannot ignore 'E9' (it takes in E901, E902, E903 and 1 more)" in err
+    assert not (root / "build").exists()
+
+
+def test_build_shows_the_chosen_warnings_and_every_error(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": _FINDINGS})
+    code, out, err = run(root, "build", "--ignore", "W4")
+    assert code == 0 and out.startswith("built build/a.apkg") and err.splitlines() == [_W301]
+    (root / "source" / "a.md").write_text(_FINDINGS + "\n## q\n\nagain\n")
+    code, out, err = run(root, "build", "--select", "W3")
+    assert code == 1 and out == ""
+    assert err.splitlines() == [_W301, _E103, "1 error; nothing was written"]
+    code, out, err = run(root, "preview", "--select", "W4")
+    assert code == 0 and err.splitlines() == [_W407, _E103]
+
+
+def test_an_unknown_code_is_a_usage_error(tmp_path, run):
+    root = make_project(tmp_path, {"a.md": _FINDINGS})
+    code, out, err = run(root, "check", "--ignore", "X999")
+    assert code == 2 and out == ""
+    assert ("Invalid value for --ignore: no finding 'X999'; give a code (W301) or its start "
+            "(W3, W): README's table of findings lists them") in err
+    code, _, err = run(root, "build", "--select", "W,W31")
+    assert code == 2 and "no finding 'W31' (did you mean W301?)" in err
+    code, _, err = run(root, "check", "--select", ",")
+    assert code == 2 and "Invalid value for --select: no code given" in err
