@@ -11,8 +11,6 @@ from html import unescape
 from html.parser import HTMLParser
 
 from generator.cloze import MAX_CLOZE, OPENING, cloze_number
-# modules in the middle of a move still import it from here: drop once none does
-from generator.cloze import cloze_numbers as cloze_numbers
 from generator.diagnostics import Diagnostic
 from generator.model import Kind, RenderedCard, SourcePos
 
