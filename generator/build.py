@@ -21,7 +21,7 @@ from generator.diagnostics import BuildFailed, Diagnostic, Severity, has_errors
 from generator.discover import read_source, source_files
 from generator.identity import assign
 from generator.memory import LockChoice, LockState, read_lock
-from generator.model import Lock, LockEntry, MediaFile, Note, Summary, nfc
+from generator.model import Lock, LockEntry, MediaFile, Note, RenderedCard, Summary, nfc
 from generator.notetypes import BY_KIND, css
 from generator.pool import Job, Progress, Rendering
 from generator.project import Project, build_time, load_project
@@ -71,7 +71,7 @@ def compile_project(project: Project, now: int, progress: Progress | None = None
         jobs, stored, unread, found = _read(files, cache)
         results, fresh, state = _render(project, jobs, stored, cache, staging, workers,
                                         progress, choice)
-        cards = []
+        cards: list[RenderedCard] = []
         for rel, _ in files:
             if rel in results:
                 cards += results[rel].cards

@@ -180,7 +180,7 @@ class Cache:
                 with open(path, "rb") as handle:
                     kept_key, kept = pickle.load(handle)
                 if kept_key == key and isinstance(kept, kind):
-                    return kept
+                    return kept  # type: ignore[return-value]  # checked: an instance of `kind`
                 log.debug("cache: the %s is made again: its inputs changed", name)
             except Exception:  # absent, truncated, corrupt
                 log.debug("cache: the %s is made: none kept", name)
@@ -198,7 +198,7 @@ class Cache:
             return False
         try:
             recorded = json.loads((self.root / "outputs.json").read_text(encoding="utf-8"))
-            return recorded[str(output)] == [digest, *signature(str(output))]
+            return recorded[str(output)] == [digest, *(signature(str(output)) or ())]
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
@@ -249,21 +249,22 @@ class Staging:
         path = None
         if blob is not None:
             try:
-                if self.folder is None:
-                    self._make_folder()
-                path = self.folder / result.key
+                path = self._make_folder() / result.key
                 path.write_bytes(blob)
             except OSError:
                 path = None  # pickled again at commit
         self.entries.append((result, path))
 
-    def _make_folder(self) -> None:
+    def _make_folder(self) -> Path:
+        if self.folder is not None:
+            return self.folder
         entries = self.cache.folder
         missing = [p for p in (entries, *entries.parents) if not p.exists()]
         entries.mkdir(parents=True, exist_ok=True)
         self.made = missing  # innermost first: the order to remove them in
         # beside the entries: moving one in is a rename
         self.folder = Path(tempfile.mkdtemp(dir=entries, prefix=".staging-"))
+        return self.folder
 
     def commit(self) -> None:
         for result, path in self.entries:

@@ -108,7 +108,8 @@ def _position(card, name: str, tag: str) -> SourcePos | None:
     `?`) for the front, the answer for the back."""
     if name in ("front", "text"):
         heading, _, extra = card.front.partition("\n\n")
-        spots = ((heading, card.pos.line, card.pos.col + 3), (extra, card.front_line, 1))
+        spots: tuple[tuple[str, int, int], ...] = (
+            (heading, card.pos.line, card.pos.col + 3), (extra, card.front_line, 1))
     else:
         spots = ((card.back, card.back_line, 1),)
     for text, first, col in spots:

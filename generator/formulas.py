@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from html import escape
+from typing import Sequence
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
@@ -17,6 +18,7 @@ from markdown_it.rules_inline import StateInline
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from generator.diagnostics import short
+from generator.model import RenderEnv
 
 
 def install(md: MarkdownIt) -> None:
@@ -134,10 +136,11 @@ _MATHLIKE = re.compile(r"[\\_^{}=]")
 def _check_math(state) -> None:
     """Core rule, before escapes are merged into text: report unclosed and empty formulas,
     and `$ ... $` pairs that are no formula only because of the spaces inside them."""
-    warn = state.env.get("warn") if isinstance(state.env, dict) else None
-    if warn is None or state.env.get("math_checked"):
+    env = RenderEnv.of(state.env)
+    warn = env.warn
+    if warn is None or env.math_checked:
         return
-    where = _Columns(state.env.get("lines"))
+    where = _Columns(env.lines)
     for token in state.tokens:
         if token.type in _MATH and not token.content.strip():
             warn(token.map[0] if token.map else 0, "E202", "empty formula")
@@ -209,8 +212,9 @@ class _Columns:
     """Columns of text found in the source lines, searched left to right on each line
     (inline tokens carry only the line they start on)."""
 
-    def __init__(self, lines: list[str] | None):
-        self.lines, self.cursor = lines or [], {}
+    def __init__(self, lines: Sequence[str]):
+        self.lines = lines
+        self.cursor: dict[int, int] = {}
 
     def col(self, line: int, text: str) -> int:
         if not 0 <= line < len(self.lines):
@@ -225,7 +229,7 @@ class _Columns:
 def _math(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
     latex = token.content
-    if env.get("cloze"):
+    if RenderEnv.of(env).cloze:
         latex = separate_braces(latex)
     if token.type == "math_inline":
         return "\\(" + escape(latex, quote=False) + "\\)"

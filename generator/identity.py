@@ -121,7 +121,7 @@ def assign(cards: list[RenderedCard], lock: Lock, now: int, project: str = "",
     claimed = matching.claimed
     removed = tuple(e for e in lock.notes if not e.removed and e.guid not in claimed)
     left = {e.guid for e in removed} | {e.guid for e in retyped.values()}
-    rows = [n.row for n in notes]
+    rows = [n.row for n in notes if n.row is not None]  # each has one
     for entry in sorted((e for e in lock.notes if e.guid not in claimed or e.guid in left),
                         key=lambda e: (e.file, e.guid)):
         # no card has it now: pending deletion in Anki (from the deck its cards are still
@@ -323,7 +323,8 @@ def _note(i: int, rendered: RenderedCard, matching: _Matching, reworded, now: in
         # nothing its row records has changed: most notes of most builds
         return Note(guid, rendered, mod, status, keys, entry, None, entry)
     clozes = tuple(cloze_numbers(rendered.fields[0])) if card.kind is Kind.CLOZE else ()
-    moved_from, empty = "", ()
+    moved_from = ""
+    empty: tuple[int, ...] = ()
     if entry is not None and (not entry.removed or entry.delete):  # the note is in Anki
         moved_from = entry.moved_from or entry.deck
         if clozes:
@@ -341,7 +342,7 @@ def _note(i: int, rendered: RenderedCard, matching: _Matching, reworded, now: in
                     was=was, clozes=clozes,
                     moved_from=moved_from if moved_from != card.deck else "", empty=empty)
     return Note(guid, rendered, mod, status, keys, entry,
-                entry.front_text if i in reworded else None, row)
+                entry.front_text if i in reworded and entry is not None else None, row)
 
 
 def _duplicates(cards, keys) -> tuple[Diagnostic, ...]:

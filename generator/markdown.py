@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from html import escape, unescape
-from typing import Callable, Iterator, Protocol, TypedDict
+from typing import Any, Iterator, MutableMapping
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll
@@ -18,28 +18,17 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from generator import formulas, highlight
+from generator.model import RenderEnv
 
-class Warn(Protocol):
-    def __call__(self, line: int, code: str, message: str, col: int = 1) -> None: ...
-
-
-class RenderEnv(TypedDict, total=False):
-    """markdown-it's `env` as this tool fills it (markdown-it adds keys of its own)."""
-
-    warn: Warn  # a finding; `line` 0-based in the text parsed
-    # the stored name of an image (None: none to show); `written`: src as the source has it
-    image: Callable[[str, int, str], str | None]
-    cloze: bool  # the text is a cloze field
-    math_checked: bool  # formulas were already checked when the file was parsed
-    lines: list[str]  # the text's lines, for the columns of findings
 
 
 def _fence(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
     lang = fence_language(token.info)  # empty for an indented code block
     html, known = highlight.highlight(token.content, lang)
-    if not known and "warn" in env:
-        env["warn"](token.map[0] if token.map else 0, "W301",
+    warn = RenderEnv.of(env).warn
+    if not known and warn is not None:
+        warn(token.map[0] if token.map else 0, "W301",
                     f"unknown code language '{lang}'; rendered as plain text")
     cls = f' class="language-{escape(lang)}"' if lang else ""
     return f'<pre class="highlight"><code{cls}>{html}</code></pre>\n'
@@ -63,7 +52,7 @@ def _image(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
     src = token.attrGet("src") or ""
     alt = escape(_plain(token.children or []))
-    resolve: Callable | None = env.get("image")
+    resolve = RenderEnv.of(env).image
     if resolve is not None:
         # a reference image keeps no written form: its src made readable again
         written = token.meta.get("written") or parser().normalizeLinkText(src)
@@ -108,7 +97,7 @@ def _raw_images(self, tokens, idx, options, env) -> str:
     READMEs size pictures with `<img src="diagram.png" width="300">`."""
     token = tokens[idx]
     html = token.content
-    resolve: Callable | None = env.get("image")
+    resolve = RenderEnv.of(env).image
     if resolve is None or "<img" not in html.lower():
         return html
     first = token.map[0] if token.map else 0
@@ -168,6 +157,7 @@ def parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"typographer": False, "maxNesting": MAX_NESTING,
                                    "linkify": True}
                     ).enable(["table", "strikethrough", "linkify"])
+    assert md.linkify is not None  # linkify-it-py is a dependency
     # bare URLs become links, as on GitHub; not bare domains (`file.py` is no address)
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
     pretest = md.linkify.pretest  # a fifth of a build, asked of every paragraph
@@ -186,21 +176,22 @@ def parser() -> MarkdownIt:
     return md
 
 
-def parse(text: str, env: RenderEnv | None = None) -> list[Token]:
+def parse(text: str, env: RenderEnv = RenderEnv()) -> list[Token]:
     """Block tokens of `text`; inline images carry their own line (for messages)."""
-    tokens = parser().parse(_normalized(text), {} if env is None else env)
+    tokens = parser().parse(_normalized(text), env.markdown_env())
     _image_lines(tokens)
     return tokens
 
 
 def render_tokens(tokens: list[Token], env: RenderEnv) -> str:
     md = parser()
-    return md.renderer.render(tokens, md.options, env)
+    return md.renderer.render(tokens, md.options, env.markdown_env())
 
 
 def render_inline_tokens(children: list[Token], env: RenderEnv) -> str:
     md = parser()
-    return md.renderer.renderInline(children, md.options, env)
+    return md.renderer.renderInline(children, md.options,  # type: ignore[attr-defined]
+                                    env.markdown_env())
 
 
 def has_raw_html(tokens: list[Token]) -> bool:
@@ -222,7 +213,7 @@ def _image_lines(tokens: list[Token]) -> None:
 
 
 def parse_inline(text: str, env: RenderEnv) -> list[Token]:
-    return parser().parseInline(_normalized(text), env)
+    return parser().parseInline(_normalized(text), env.markdown_env())
 
 
 def _normalized(text: str) -> str:

@@ -183,8 +183,8 @@ class MediaResolver:
             try:
                 self._resolved[memo] = (self._resolve(markdown_path, src, written), None,
                                         self.consulted)
-            except MediaError as error:
-                self._resolved[memo] = (None, error, self.consulted)
+            except MediaError as failed:
+                self._resolved[memo] = (None, failed, self.consulted)
             finally:
                 self.consulted = outer
         found, error, consulted = self._resolved[memo]

@@ -160,7 +160,7 @@ class LockState:
 
     def check(self, cards, now: int, assignment) -> list[Diagnostic]:
         """Stop before an older, missing or foreign lock gives identities away."""
-        if self.missing:
+        if self.missing and self.remembered is not None:
             return [missing(self.remembered)]
         if not self.checked:
             return []
@@ -188,11 +188,11 @@ def read_lock(lock_path: Path, memory_path: Path, choice: LockChoice) -> LockSta
     same = lock is not None and text == remembered_text
     remembered = None if same else parse(remembered_text)
     if choice.reset:  # new identities, but derived as before where a project value is known
-        project_id = remembered.project if remembered is not None else lock.project if same \
-            else ""
+        project_id = remembered.project if remembered is not None else \
+            lock.project if lock is not None and same else ""
         return LockState(Lock(project=project_id), project_id, remembered, False,
                           checked=False)
-    found = ()
+    found: tuple[Diagnostic, ...] = ()
     if lock is not None and lock.reconciled:
         found = (Diagnostic(SourcePos(lockfile.LOCK_NAME, 1), "W905", lock.reconciled),)
     if choice.restore:
@@ -203,7 +203,8 @@ def read_lock(lock_path: Path, memory_path: Path, choice: LockChoice) -> LockSta
                             "has not built these sources before; restore the lock from git")
         # another project's lock is put aside, not merged in
         keep = lock is not None and not another_project(lock, remembered)
-        merged = lockfile.merge(remembered, lock) if keep else lockfile.merge(remembered)
+        merged = lockfile.merge(remembered, lock) if lock is not None and keep else \
+            lockfile.merge(remembered)
         return LockState(merged, remembered.project, remembered, False,
                           found if keep else (), checked=False)
     if lock is None:

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from operator import attrgetter
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 
 def nfc(text: str) -> str:
@@ -129,7 +130,7 @@ class Note:
     rendered: RenderedCard
     mod: int  # seconds; the time its content last changed
     status: Status
-    keys: CardKeys | None = None
+    keys: CardKeys
     previous: "LockEntry | None" = None  # the lock entry it was matched to
     renamed_from: str | None = None  # old front, when matched by similarity
     row: "LockEntry | None" = None  # its row in the lock this build writes
@@ -189,3 +190,31 @@ class Summary:
     output: str
     seconds: float = 0.0
     pending: tuple[str, ...] = ()  # the action of each step still to be done in Anki
+
+
+class Warn(Protocol):
+    def __call__(self, line: int, code: str, message: str, col: int = 1) -> None: ...
+
+
+@dataclass(frozen=True)
+class RenderEnv:
+    """What this tool's markdown-it rules are told, kept under `env["deck"]` (markdown-it
+    keeps keys of its own beside it)."""
+
+    warn: Warn | None = None  # a finding; `line` 0-based in the text parsed
+    # the stored name of an image (None: none to show); `written`: src as the source has it
+    image: Callable[[str, int, str], str | None] | None = None
+    cloze: bool = False  # the text is a cloze field
+    math_checked: bool = False  # formulas were already checked when the file was parsed
+    lines: Sequence[str] = ()  # the text's lines, for the columns of findings
+
+    def markdown_env(self) -> dict[str, Any]:
+        return {"deck": self}
+
+    @staticmethod
+    def of(env: Mapping[str, Any]) -> RenderEnv:
+        found = env.get("deck")
+        return found if isinstance(found, RenderEnv) else _NO_ENV
+
+
+_NO_ENV = RenderEnv()

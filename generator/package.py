@@ -63,7 +63,7 @@ def _model(notetype: NoteType, css: str):
 
 def all_decks(names) -> list[str]:
     """Every deck with its parents, sorted."""
-    out = set()
+    out: set[str] = set()
     for name in names:
         parts = name.split("::")
         out.update("::".join(parts[: i + 1]) for i in range(len(parts)))
@@ -234,8 +234,8 @@ def _write_zip(target: Path, db_path: Path, media: tuple[MediaFile, ...]) -> Non
     with open(target, "wb") as raw:
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as out:
             info = _info("collection.anki2")
-            with open(db_path, "rb") as source, out.open(info, "w") as target:
-                shutil.copyfileobj(source, target, 1 << 20)  # streamed: the database is large
+            with open(db_path, "rb") as source, out.open(info, "w") as entry:
+                shutil.copyfileobj(source, entry, 1 << 20)  # streamed: the database is large
             _add(out, "media", json.dumps({str(i): m.name for i, m in enumerate(ordered)},
                                           sort_keys=True).encode())
             for i, item in enumerate(ordered):
@@ -252,10 +252,7 @@ def _info(name: str) -> zipfile.ZipInfo:
     info.external_attr = 0o644 << 16
     # level 1: a fifth of the size for a third of level 6's time (the attribute's name
     # changed in Python 3.13)
-    if hasattr(info, "compress_level"):
-        info.compress_level = 1
-    else:
-        info._compresslevel = 1
+    setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", 1)
     return info
 
 

@@ -16,7 +16,7 @@ from markdown_it.token import Token
 
 from generator import markdown
 from generator.diagnostics import Diagnostic, short
-from generator.model import Card, Kind, SourcePos, nfc
+from generator.model import Card, Kind, RenderEnv, SourcePos, nfc
 
 CLOZE_RE = re.compile(r"\{\{c\d+::")
 META_RE = re.compile(r"^\s*<!--\s*(id|tags|type)\s*:\s*(.*?)\s*-->\s*$")
@@ -25,6 +25,11 @@ KINDS = {"basic": Kind.BASIC, "reversed": Kind.REVERSED, "reverse": Kind.REVERSE
 # A `?` line inside these is content, not the end of a longer front.
 _PROTECTED = {"fence", "code_block", "html_block", "math_block", "bullet_list_open",
               "ordered_list_open", "blockquote_open", "table_open"}
+
+
+def _map(token: Token) -> list[int]:
+    """A block token's lines (markdown-it gives every block token its map)."""
+    return token.map or [0, 0]
 
 
 def deck_prefix(path: str) -> str:
@@ -54,7 +59,7 @@ def parse_file(path: str, text: str) -> tuple[tuple[Card, ...], tuple[Diagnostic
     return tuple(c.card for c in found), diagnostics
 
 
-def parse_tokens(path: str, text: str, env: dict | None = None
+def parse_tokens(path: str, text: str, env: RenderEnv = RenderEnv()
                  ) -> tuple[list[CardTokens], tuple[Diagnostic, ...]]:
     """Like `parse_file`, keeping each card's tokens; `env` reaches markdown-it's rules."""
     diagnostics: list[Diagnostic] = []
@@ -92,9 +97,9 @@ def parse_tokens(path: str, text: str, env: dict | None = None
     code: set[int] = set()
     for token in tokens:
         if token.type in _PROTECTED and token.map and token.level == 0:
-            protected.update(range(token.map[0], token.map[1]))
+            protected.update(range(_map(token)[0], _map(token)[1]))
             if token.type in ("fence", "code_block"):
-                code.update(range(token.map[0], token.map[1]))
+                code.update(range(_map(token)[0], _map(token)[1]))
 
     diagnostics += structure(path, tokens, lines)
     cards = []
@@ -102,7 +107,7 @@ def parse_tokens(path: str, text: str, env: dict | None = None
         if token.tag != "h2":
             continue
         following = headings[n + 1][0] if n + 1 < len(headings) else len(tokens)
-        end = tokens[following].map[0] if following < len(tokens) else len(lines)
+        end = _map(tokens[following])[0] if following < len(tokens) else len(lines)
         card, found = _card(path, deck, file_kind, file_tags, tokens[i + 1].content.strip(),
                             token.map, end, lines, protected, code, typed="type" in meta)
         if following < len(tokens) and tokens[following].markup in ("=", "-"):
@@ -128,7 +133,7 @@ def structure(path: str, tokens: list[Token], lines: list[str]) -> list[Diagnost
     found = []
     deepest = max((t for t in tokens if t.map), key=lambda t: t.level, default=None)
     if deepest is not None and deepest.level >= markdown.MAX_NESTING - 1:
-        found.append(Diagnostic(SourcePos(path, deepest.map[0] + 1), "E114", (
+        found.append(Diagnostic(SourcePos(path, _map(deepest)[0] + 1), "E114", (
             f"lists or quotes nested deeper than {markdown.MAX_NESTING // 2} levels here: "
             "Markdown stops reading at this depth, so the rest of the file would be lost; "
             "nest less deeply")))
@@ -137,7 +142,7 @@ def structure(path: str, tokens: list[Token], lines: list[str]) -> list[Diagnost
 
     def leave() -> None:
         if outside:
-            first, last = outside[0].map[0], max(t.map[1] for t in outside)
+            first, last = _map(outside[0])[0], max(_map(t)[1] for t in outside)
             found.append(Diagnostic(SourcePos(path, first + 1), "W112", (
                 f"text outside any card (lines {first + 1}-{last}) is left out of the deck: "
                 "start a card with a '## ' heading above it, or move it into one")))
@@ -176,7 +181,7 @@ def _runaway(path: str, token: Token, lines: list[str]) -> list[Diagnostic]:
     """E111 for a fence, raw HTML or display formula that takes in the headings below it."""
     if token.type not in ("fence", "html_block", "math_block"):
         return []
-    start, end = token.map
+    start, end = _map(token)
     opener = lines[start].strip()
     if token.type == "fence":
         marker = token.markup
@@ -203,8 +208,8 @@ def _no_back_but_setext(found: Diagnostic, heading: Token, lines: list[str]) -> 
     """E102 where the back is there, but became the next card's heading."""
     if found.code != "E102":
         return found
-    under = heading.map[1] - 1
-    text = short(" ".join(lines[n].strip() for n in range(heading.map[0], under)), 40)
+    under = _map(heading)[1] - 1
+    text = short(" ".join(lines[n].strip() for n in range(_map(heading)[0], under)), 40)
     return Diagnostic(found.pos, "E102", (
         f"card has no back: its text '{text}' became a heading of its own, because of the "
         f"'{lines[under].strip()}' line under it (line {under + 1}); put a blank line "
@@ -212,9 +217,9 @@ def _no_back_but_setext(found: Diagnostic, heading: Token, lines: list[str]) -> 
 
 
 def _setext(path: str, token: Token, lines: list[str]) -> Diagnostic:
-    under = token.map[1] - 1
+    under = _map(token)[1] - 1
     kind = "'## ' heading, which starts a card" if token.tag == "h2" else "'# ' heading"
-    text = short(" ".join(lines[n].strip() for n in range(token.map[0], under)), 40)
+    text = short(" ".join(lines[n].strip() for n in range(_map(token)[0], under)), 40)
     return Diagnostic(SourcePos(path, under + 1), "W113", (
         f"the '{lines[under].strip()}' line under '{text}' makes that text a {kind} (a "
         "setext heading); put a blank line before it to draw a line instead"))
@@ -228,15 +233,15 @@ def _with_tokens(card: Card, tokens: list[Token], heading: int, following: int) 
     blocks = [k for k in range(heading + 3, following)
               if tokens[k].level == 0 and tokens[k].map]
     first = (card.front_line or card.back_line) - 1  # 0-based, past the metadata comments
-    if any(tokens[k].map[0] < first < tokens[k].map[1] for k in blocks):
+    if any(_map(tokens[k])[0] < first < _map(tokens[k])[1] for k in blocks):
         return fallback
-    body_start = next((k for k in blocks if tokens[k].map[0] >= first), following)
+    body_start = next((k for k in blocks if _map(tokens[k])[0] >= first), following)
     if not card.split_line:
         return CardTokens(card, tokens[heading + 1], None, tokens[body_start:following])
     split = next((k for k in blocks if tokens[k].type == "paragraph_open"
                   and tokens[k].map == [card.split_line - 1, card.split_line]), None)
-    after = next((k for k in blocks if tokens[k].map[0] >= card.split_line), following)
-    if split is None or (after < following and tokens[after].map[0] != card.back_line - 1):
+    after = next((k for k in blocks if _map(tokens[k])[0] >= card.split_line), following)
+    if split is None or (after < following and _map(tokens[after])[0] != card.back_line - 1):
         return fallback
     extra = tokens[body_start:split] if card.front_line else None
     return CardTokens(card, tokens[heading + 1], extra, tokens[split + 3 : following])
@@ -266,11 +271,13 @@ def _front_matter(content: str) -> tuple[dict, str | None]:
     try:
         depth = 0
         for event in yaml.parse(content, Loader=yaml.SafeLoader):
-            line = event.start_mark.line + 2  # the front matter starts on the file's line 2
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
-                return {}, (f"front matter uses the YAML {'alias' if mark == '*' else 'anchor'}"
-                            f" '{mark}{_quoted(event.anchor)}' (line {line}); anchors and "
+            # the front matter starts on the file's line 2
+            line = (event.start_mark.line if event.start_mark else 0) + 2
+            anchor = getattr(event, "anchor", None)
+            if isinstance(event, yaml.AliasEvent) or anchor:
+                sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+                return {}, (f"front matter uses the YAML {'alias' if sign == '*' else 'anchor'}"
+                            f" '{sign}{_quoted(anchor or '')}' (line {line}); anchors and "
                             "aliases are not allowed here: write each value out")
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
@@ -281,8 +288,8 @@ def _front_matter(content: str) -> tuple[dict, str | None]:
                 depth -= 1
         data = yaml.safe_load(content)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 2})" if mark else ""
+        problem = getattr(error, "problem_mark", None)
+        where = f" (line {problem.line + 2})" if problem else ""
         return {}, f"front matter is not valid YAML{where}"
     if data is None:
         return {}, None

@@ -62,6 +62,21 @@ def unpinned(notes) -> dict[str, list[tuple[int, str]]]:
     return found
 
 
+def pin_all(source: Path, notes) -> tuple[int, int]:
+    """`deck ids`: write every unpinned card's GUID into its file; (cards, files) pinned.
+    Files are rewritten one by one, each whole: a failure names the file, and the files
+    before it keep their pins (running the command again pins the rest)."""
+    from generator.diagnostics import DeckError
+
+    found = unpinned(notes)
+    for rel, pins in sorted(found.items()):
+        try:
+            write_pins(source / rel, pins)
+        except OSError as error:
+            raise DeckError(f"cannot write '{rel}': {error.strerror or error}") from None
+    return sum(len(pins) for pins in found.values()), len(found)
+
+
 def write_pins(path: Path, pins: list[tuple[int, str]]) -> None:
     """Rewrite `path` atomically with the pins inserted, keeping a UTF-8 BOM and its mode
     (and a symbolic link: the file it points to is the one rewritten)."""

@@ -16,7 +16,7 @@ import pickle
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from generator import speedups
 from generator.cache import Cache, FileResult, pickled
@@ -26,6 +26,9 @@ from generator.discover import read_source
 from generator.identity import card_keys
 from generator.media import MediaResolver
 from generator.model import RenderedCard, SourcePos
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger("deck.pool")
 
@@ -103,7 +106,7 @@ class Rendering:
         workers = workers or os.cpu_count() or 1
         self.helpers = min(workers, len(jobs)) if workers > 1 and jobs and (
             len(jobs) > 1 and size >= PARALLEL_BYTES or alongside >= ALONGSIDE_BYTES) else 0
-        self.pool = None
+        self.pool: ProcessPoolExecutor | None = None
         self.pending: Iterator[bytes] | None = None
 
     def __enter__(self) -> Rendering:

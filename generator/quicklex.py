@@ -67,7 +67,7 @@ _PROBES = ((r"[a-z_]\w*", "q_", "1 ("), (r"\s+", " \t\n", "a#"), (r"(?:if|else)\
 def probe() -> str | None:
     """None when the first-character analysis works on this Python, else why not."""
     try:
-        from re import _constants, _parser  # noqa: F401  (what first_chars needs)
+        from re import _constants, _parser  # type: ignore[attr-defined]  # noqa: F401
     except ImportError as error:
         return f"re._parser is unavailable ({error})"
     for pattern, starts, others in _PROBES:
@@ -200,7 +200,7 @@ def first_chars(match):
     `Pattern.match`) can begin with, or None when that cannot be told (or the pattern can
     match nothing at all)."""
     try:
-        from re import _constants as sre, _parser as parser
+        from re import _constants as sre, _parser as parser  # type: ignore[attr-defined]
 
         pattern = match.__self__
         parsed = parser.parse(pattern.pattern, pattern.flags)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from html import escape
 
 from generator import markdown
-from generator.markdown import RenderEnv
 from generator.diagnostics import Diagnostic
 from generator.media import MediaError, MediaResolver, remote, unsupported_format
-from generator.model import Card, Kind, RenderedCard, SourcePos, nfc
+from generator.model import Card, Kind, RenderEnv, RenderedCard, SourcePos, nfc
 from generator.parse import CLOZE_RE, CardTokens, parse_tokens
 
 class _Fields:

@@ -82,7 +82,7 @@ def _known_handlers() -> int:
     """Exit handlers registered by modules a build imports, and why skipping them is safe:
     logging's flushes its handlers (done above); multiprocessing's reaps helper processes
     (a build shuts its pool down before it returns)."""
-    known = "logging" in sys.modules
+    known = int("logging" in sys.modules)
     if "multiprocessing.util" in sys.modules:
         import multiprocessing
 

@@ -29,7 +29,8 @@ class Outcome:
 
 
 def rebuild(project: build.Project, preview_dir: Path | None) -> Outcome:
-    summary, diagnostics, error, compiled = None, (), None, None
+    summary, error, compiled = None, None, None
+    diagnostics: tuple[Diagnostic, ...] = ()
     try:
         summary, compiled = build.build(project)
         diagnostics = compiled.diagnostics
