@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
+from generator import report
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 from generator.diagnostics import (BuildFailed, DeckError, Interrupted, chosen, error_count,
-                                   has_errors, located, shown_path)
+                                   has_errors)
 
 source_option = click.option("--source", "source", metavar="DIR",
                              help="Folder of Markdown sources (default: ./source).")
@@ -20,6 +24,30 @@ preview_dir_option = click.option("-o", "--output", metavar="DIR",
                                   help="Preview folder (default: build/preview).")
 open_option = click.option("--open", "open_page", is_flag=True,
                            help="Open the preview in your browser.")
+jobs_option = click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+                           help="Render with N processes (default: one per CPU; 1: none "
+                                "besides this one).")
+no_cache_option = click.option("--no-cache", is_flag=True,
+                               help="Render every card again, and keep nothing in "
+                                    "build/cache.")
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """The library's debug lines (loggers under `deck.`) on stderr."""
+    if value:
+        import logging
+
+        log = logging.getLogger("deck")
+        if not log.handlers:
+            handler = logging.StreamHandler()  # sys.stderr as it is when a line is written
+            handler.setFormatter(logging.Formatter("deck: %(message)s"))
+            log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+
+
+verbose_option = click.option("-v", "--verbose", is_flag=True, expose_value=False,
+                              is_eager=True, callback=_verbose,
+                              help="Say why cards are rendered again, and how.")
 
 
 def _codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
@@ -86,10 +114,13 @@ def cli() -> None:
 @click.option("--accept-lock", is_flag=True,
               help="Build with the lock as it is, even when it looks older than the last "
                    "build here or like another project's.")
+@jobs_option
+@no_cache_option
 @select_option
 @ignore_option
-def build_command(source, media, output, reset_lock, restore_lock, accept_lock, select,
-                  ignore) -> None:
+@verbose_option
+def build_command(source, media, output, reset_lock, restore_lock, accept_lock, jobs,
+                  no_cache, select, ignore) -> None:
     """Build the .apkg from the Markdown sources and update the lock file."""
     from generator import build
 
@@ -99,14 +130,15 @@ def build_command(source, media, output, reset_lock, restore_lock, accept_lock, 
     progress = _LazyProgress()
     choice = build.LockChoice(reset=reset_lock, restore=restore_lock, accept=accept_lock)
     try:
-        summary, compiled = build.build(project, progress=progress, choice=choice)
+        summary, compiled = build.build(project, progress=progress, choice=choice,
+                                        workers=jobs, use_cache=not no_cache)
     except BuildFailed as failure:
         raise BuildFailed(chosen(failure.diagnostics, select, ignore), failure.source) from None
     finally:
         progress.close()
-    _print_diagnostics(chosen(compiled.diagnostics, select, ignore), project.source, err=True)
-    for line in _summary_lines(summary, project.source):
-        click.echo(line)
+    _echo(report.findings(chosen(compiled.diagnostics, select, ignore), project.source),
+          err=True)
+    _echo(report.summary(summary, project.source))
 
 
 @cli.command("check")
@@ -115,30 +147,26 @@ def build_command(source, media, output, reset_lock, restore_lock, accept_lock, 
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format; json is for editors and CI.")
+@jobs_option
+@no_cache_option
 @select_option
 @ignore_option
-def check_command(source, media, strict, fmt, select, ignore) -> None:
+@verbose_option
+def check_command(source, media, strict, fmt, jobs, no_cache, select, ignore) -> None:
     """Report every problem in the sources; writes nothing."""
     from generator import build
 
     project = build.load_project(source, media)
-    compiled = build.compile_project(project, build.build_time())
+    compiled = build.compile_project(project, build.build_time(), workers=jobs,
+                                     use_cache=not no_cache)
     diagnostics = chosen(compiled.diagnostics, select, ignore)
     if fmt == "json":
-        click.echo(json.dumps([{"path": shown_path(d.pos.path, project.source),
-                                "line": d.pos.line, "col": d.pos.col,
-                                "code": d.code, "severity": d.severity.value,
-                                "message": d.message} for d in diagnostics], indent=2))
+        click.echo(report.findings_json(diagnostics, project.source))
     else:
-        _print_diagnostics(diagnostics, project.source)
+        _echo(report.findings(diagnostics, project.source))
+    click.echo(report.check_totals(diagnostics, compiled.notes), err=True)
     errors = error_count(diagnostics)
-    warnings = len(diagnostics) - errors
-    files = len({n.card.pos.path for n in compiled.notes})
-    counted = (f"{errors} error{_s(errors)}, {warnings} warning{_s(warnings)}"
-               if diagnostics else "no problems")
-    click.echo(f"{counted} in {len(compiled.notes)} card{_s(len(compiled.notes))} from "
-               f"{files} file{_s(files)}", err=True)
-    if errors or (strict and warnings):
+    if errors or (strict and len(diagnostics) > errors):
         raise SystemExit(1)
 
 
@@ -155,23 +183,14 @@ def ids_command(source, media, check_only) -> None:
     compiled = build.compile_project(project, build.build_time())
     if has_errors(compiled.diagnostics):
         raise BuildFailed(compiled.diagnostics, project.source)
-    unpinned = pin.unpinned(compiled.notes)
-    count = sum(len(p) for p in unpinned.values())
     if check_only:
-        for note in compiled.notes:
-            if note.card.explicit_id is None:
-                click.echo(f"{note.card.pos}: I001 card has no pinned id (it is '{note.guid}'; "
-                           "run 'deck ids' to write it)")
-        click.echo(f"{count} card{_s(count)} without a pinned id", err=True)
-        if count:
+        lines = report.unpinned(compiled.notes)
+        _echo(lines)
+        click.echo(report.unpinned_total(len(lines)), err=True)
+        if lines:
             raise SystemExit(1)
         return
-    for rel, pins in sorted(unpinned.items()):
-        try:
-            pin.write_pins(project.source / rel, pins)
-        except OSError as error:
-            raise DeckError(f"cannot write '{rel}': {error.strerror or error}") from None
-    click.echo(f"pinned {count} card{_s(count)} in {len(unpinned)} file{_s(len(unpinned))}")
+    click.echo(report.pinned(*pin.pin_all(project.source, compiled.notes)))
 
 
 @cli.command("pending")
@@ -184,26 +203,13 @@ def pending_command(source, done) -> None:
 
     project = build.load_project(source)
     lock, steps = pending.load(project.lock_path)
-    if done is not None:
-        chosen = _chosen_steps(done, steps)
-        if lock is not None and chosen:
-            pending.write_done(project.lock_path, lock, chosen, project.memory_path)
-        for step in chosen:
-            click.echo(f"done: {step.title}")
-        left = len(steps) - len(chosen)
-        click.echo(f"marked {len(chosen)} step{_s(len(chosen))} done; {left} left")
+    if done is None:
+        _echo(report.pending_steps(steps))
         return
-    if not steps:
-        click.echo("nothing to do in Anki: it has every change an import can make")
-        return
-    click.echo(f"{len(steps)} step{_s(len(steps))} to do in Anki, after importing the "
-               "latest build:")
-    for step in steps:
-        click.echo(f"[{step.id}] {step.title}")
-        click.echo(f"   {step.how}")
-        click.echo(f"   search: {step.search}")
-    click.echo(f"when done: deck pending --done {','.join(s.id for s in steps)} (or the ids "
-               "of those done)")
+    chosen_steps = _chosen_steps(done, steps)
+    if lock is not None and chosen_steps:
+        pending.write_done(project.lock_path, lock, chosen_steps, project.memory_path)
+    _echo(report.steps_done(chosen_steps, len(steps)))
 
 
 def _chosen_steps(done: str, steps) -> list:
@@ -228,6 +234,7 @@ def _chosen_steps(done: str, steps) -> list:
 @open_option
 @select_option
 @ignore_option
+@verbose_option
 def preview_command(source, media, output, open_page, select, ignore) -> None:
     """Write build/preview/index.html: every card, both sides, day and night."""
     from pathlib import Path
@@ -236,10 +243,9 @@ def preview_command(source, media, output, open_page, select, ignore) -> None:
 
     project = build.load_project(source, media)
     result = build.write_preview(project, Path(output).resolve() if output else None)
-    _print_diagnostics(chosen(result.diagnostics, select, ignore), project.source, err=True)
-    click.echo(f"wrote {_rel(str(result.index))}: {result.cards} note{_s(result.cards)}, "
-               f"{result.sides} card{_s(result.sides)}, {result.media} media file"
-               f"{_s(result.media)}")
+    _echo(report.findings(chosen(result.diagnostics, select, ignore), project.source),
+          err=True)
+    click.echo(report.preview(result))
     if open_page:
         _open(result.index)
 
@@ -249,9 +255,12 @@ def preview_command(source, media, output, open_page, select, ignore) -> None:
 @media_option
 @preview_dir_option
 @open_option
+@jobs_option
+@no_cache_option
 @select_option
 @ignore_option
-def watch_command(source, media, output, open_page, select, ignore) -> None:
+@verbose_option
+def watch_command(source, media, output, open_page, jobs, no_cache, select, ignore) -> None:
     """Rebuild the package and the preview whenever a source or media file changes."""
     import gc
     from pathlib import Path
@@ -264,21 +273,20 @@ def watch_command(source, media, output, open_page, select, ignore) -> None:
     click.echo("watching for changes; press Ctrl-C to stop", err=True)
     opened = not open_page
     try:
-        for outcome in watch.run(project, Path(output).resolve() if output else None):
-            _print_diagnostics(chosen(outcome.diagnostics, select, ignore), project.source,
-                               err=True)
+        for outcome in watch.run(project, Path(output).resolve() if output else None,
+                                 workers=jobs, use_cache=not no_cache):
+            _echo(report.findings(chosen(outcome.diagnostics, select, ignore),
+                                  project.source), err=True)
             stamp = time.strftime("%H:%M:%S")
             if outcome.summary is not None:
-                first, *rest = _summary_lines(outcome.summary, project.source)
-                click.echo(f"[{stamp}] {first}")
-                for line in rest:
-                    click.echo(line)
+                first, *rest = report.summary(outcome.summary, project.source)
+                _echo([f"[{stamp}] {first}", *rest])
             elif outcome.error:
                 click.echo(f"[{stamp}] deck: error: {outcome.error}", err=True)
             else:
                 errors = error_count(outcome.diagnostics)
-                click.echo(f"[{stamp}] {errors} error{_s(errors)}; kept the last good package",
-                           err=True)
+                click.echo(f"[{stamp}] {report.counted(errors, 'error')}; kept the last good "
+                           "package", err=True)
             if not opened and outcome.preview is not None:
                 _open(outcome.preview)
                 opened = True
@@ -292,45 +300,9 @@ def _open(page) -> None:
     webbrowser.open(page.as_uri())
 
 
-def _print_diagnostics(diagnostics, source=None, err: bool = False) -> None:
-    for d in diagnostics:
-        click.echo(located(d, source), err=err)
-
-
-def _summary_lines(summary, source=None) -> list[str]:
-    """The summary line; the cards that kept a reworded card's identity; what is still to
-    be done in Anki."""
-    from generator.diagnostics import short
-
-    notes = summary.new + summary.changed + summary.unchanged
-    lines = [f"built {_rel(summary.output)}: {summary.decks} deck{_s(summary.decks)}, "
-             f"{notes} note{_s(notes)} ({summary.new} new, {summary.changed} changed, "
-             f"{summary.unchanged} unchanged, {len(summary.removed)} removed from sources), "
-             f"{summary.media} media file{_s(summary.media)}, {summary.seconds:.2f} s"]
-    for note in summary.reworded:
-        pos = note.card.pos
-        lines.append(f"  {shown_path(pos.path, source)}:{pos.line}:{pos.col}: kept the "
-                     "identity of reworded card "
-                     f"'{short(note.renamed_from)}'")
-    if summary.pending:
-        counts = {a: summary.pending.count(a) for a in dict.fromkeys(summary.pending)}
-        what = ", ".join(f"{n} {_ACTIONS[a]}{_s(n)}" for a, n in counts.items())
-        steps = len(summary.pending)
-        lines.append(f"{steps} step{_s(steps)} to do in Anki that an import cannot ({what}): "
-                     "'deck pending' shows them")
-    return lines
-
-
-_ACTIONS = {"delete": "deletion", "move": "deck move", "empty": "empty-card cleanup"}
-
-
-def _rel(path: str) -> str:
-    rel = os.path.relpath(path)
-    return rel if not rel.startswith("..") else path
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
+def _echo(lines: list[str], err: bool = False) -> None:
+    for line in lines:
+        click.echo(line, err=err)
 
 
 class _LazyProgress:
@@ -340,15 +312,15 @@ class _LazyProgress:
 
     def __init__(self) -> None:
         self.started = time.monotonic()
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
         self.shown = 0
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
             if time.monotonic() - self.started < self.DELAY or not sys.stderr.isatty():
                 return
-            self.bar = click.progressbar(length=total, label="rendering", file=sys.stderr)
-            self.bar.__enter__()
+            bar = click.progressbar(length=total, label="rendering", file=sys.stderr)
+            self.bar = bar.__enter__()
         self.bar.update(done - self.shown)
         self.shown = done
 
@@ -362,9 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli.main(args=argv, prog_name="deck", standalone_mode=False)
     except BuildFailed as failure:
-        _print_diagnostics(failure.diagnostics, failure.source, err=True)
-        errors = error_count(failure.diagnostics)
-        click.echo(f"{errors} error{_s(errors)}; nothing was written", err=True)
+        _echo(report.findings(failure.diagnostics, failure.source), err=True)
+        click.echo(report.refused(failure.diagnostics), err=True)
         return 1
     except Interrupted as error:
         click.echo(f"deck: {error}", err=True)

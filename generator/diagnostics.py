@@ -86,7 +86,7 @@ CODES: Mapping[str, Finding] = MappingProxyType({f.code: f for f in (
     Finding("E903", _E, "lock of another project", "memory"),
     Finding("E904", _E, "lock older than the last build", "memory"),
     Finding("W905", _W, "lock merged by git: reconciled", "memory"),
-    Finding("I001", _I, "card has no pinned id", "cli"),
+    Finding("I001", _I, "card has no pinned id", "report"),
 )})
 
 

@@ -14,6 +14,7 @@ from typing import Iterator
 
 from generator import build
 from generator.diagnostics import BuildFailed, DeckError, Diagnostic
+from generator.model import Summary
 
 DEBOUNCE_MS = 300
 
@@ -22,17 +23,18 @@ DEBOUNCE_MS = 300
 class Outcome:
     """What one rebuild did: a summary line's data, or the findings that stopped it."""
 
-    summary: object | None  # model.Summary when the package was written
+    summary: Summary | None  # when the package was written
     diagnostics: tuple[Diagnostic, ...]
     error: str | None = None
     preview: Path | None = None
 
 
-def rebuild(project: build.Project, preview_dir: Path | None) -> Outcome:
+def rebuild(project: build.Project, preview_dir: Path | None, workers: int | None = None,
+            use_cache: bool = True) -> Outcome:
     summary, error, compiled = None, None, None
     diagnostics: tuple[Diagnostic, ...] = ()
     try:
-        summary, compiled = build.build(project)
+        summary, compiled = build.build(project, workers=workers, use_cache=use_cache)
         diagnostics = compiled.diagnostics
     except BuildFailed as failure:
         diagnostics = failure.diagnostics
@@ -70,7 +72,8 @@ def _relevant(project: build.Project):
 
 
 def run(project: build.Project, preview_dir: Path | None = None,
-        stop: threading.Event | None = None) -> Iterator[Outcome]:
+        stop: threading.Event | None = None, workers: int | None = None,
+        use_cache: bool = True) -> Iterator[Outcome]:
     """Build once, then once per debounced batch of changes, until `stop` is set."""
     from watchfiles import watch
 
@@ -83,4 +86,4 @@ def run(project: build.Project, preview_dir: Path | None = None,
                          rust_timeout=200):
         if first or changes:
             first = False
-            yield rebuild(project, preview_dir)
+            yield rebuild(project, preview_dir, workers, use_cache)

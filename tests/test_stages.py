@@ -198,3 +198,36 @@ def test_each_speedup_can_be_turned_off():
     assert _exit_way("import gc", "speedups.pause_collector()",
                      "print(gc.isenabled(), end='')",
                      env={"DECK_WITHOUT": "collector"}) == (3, "True")
+
+
+def _deck(root: Path, *args: str) -> tuple[int, str, str]:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "generator", *args], cwd=root,
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path.cwd()),
+                               "SOURCE_DATE_EPOCH": str(NOW)})
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_the_command_line_takes_jobs_no_cache_and_verbose(tmp_path):
+    files = {f"t{n}.md": f"# T\n\n## Question {n}?\n\n![x](pic.png)\n" for n in range(3)}
+    root = make_project(tmp_path, files, media={"media/pic.png": PNG})
+    code, out, err = _deck(root, "build", "--no-cache", "--jobs", "1")
+    assert (code, err) == (0, "") and "3 new" in out
+    assert not (root / "build" / "cache").exists()
+    packaged = (root / "build" / "t.apkg").read_bytes()
+    code, out, err = _deck(root, "build", "-j", "2", "-v")
+    assert code == 0 and "0 changed, 3 unchanged" in out
+    assert err.splitlines() == [*(f"deck: cache: 't{n}.md' rendered: no entry (new, edited, "
+                                  "or the tool changed)" for n in range(3)),
+                                "deck: cache: the layout is made: none kept"]
+    assert (root / "build" / "t.apkg").read_bytes() == packaged
+    os.utime(root / "media" / "pic.png", ns=(1, 1))
+    code, out, err = _deck(root, "check", "--verbose")
+    assert code == 0
+    assert [line for line in err.splitlines() if line.startswith("deck:")] == [
+        f"deck: cache: 't{n}.md' rendered again: '{root / 'media' / 'pic.png'}' changed"
+        for n in range(3)]
+    code, _, err = _deck(root, "build", "--jobs", "0")
+    assert code == 2 and "0 is not in the range x>=1" in err

@@ -1,0 +1,105 @@
+"""What the commands print: pure functions from results to lines of text or JSON (the CLI
+only echoes them). Paths are shown relative to the current folder, as compilers show
+theirs, so a terminal or an editor opens `path:line:col` directly."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable, Sequence
+
+from generator.diagnostics import Diagnostic, error_count, located, short, shown_path
+from generator.model import Note, Summary
+
+
+def s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def counted(n: int, word: str) -> str:
+    return f"{n} {word}{s(n)}"
+
+
+def relative(path: str) -> str:
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else path
+
+
+def findings(diagnostics: Iterable[Diagnostic], source=None) -> list[str]:
+    return [located(d, source) for d in diagnostics]
+
+
+def findings_json(diagnostics: Iterable[Diagnostic], source=None) -> str:
+    return json.dumps([{"path": shown_path(d.pos.path, source), "line": d.pos.line,
+                        "col": d.pos.col, "code": d.code, "severity": d.severity.value,
+                        "message": d.message} for d in diagnostics], indent=2)
+
+
+def refused(diagnostics: Sequence[Diagnostic]) -> str:
+    return f"{counted(error_count(diagnostics), 'error')}; nothing was written"
+
+
+def check_totals(diagnostics: Sequence[Diagnostic], notes: Sequence[Note]) -> str:
+    errors = error_count(diagnostics)
+    warnings = len(diagnostics) - errors
+    files = len({n.card.pos.path for n in notes})
+    found = (f"{counted(errors, 'error')}, {counted(warnings, 'warning')}" if diagnostics
+             else "no problems")
+    return f"{found} in {counted(len(notes), 'card')} from {counted(files, 'file')}"
+
+
+_ACTIONS = {"delete": "deletion", "move": "deck move", "empty": "empty-card cleanup"}
+
+
+def summary(result: Summary, source=None) -> list[str]:
+    """The summary line; the cards that kept a reworded card's identity; what is still to
+    be done in Anki."""
+    notes = result.new + result.changed + result.unchanged
+    lines = [f"built {relative(result.output)}: {counted(result.decks, 'deck')}, "
+             f"{counted(notes, 'note')} ({result.new} new, {result.changed} changed, "
+             f"{result.unchanged} unchanged, {len(result.removed)} removed from sources), "
+             f"{counted(result.media, 'media file')}, {result.seconds:.2f} s"]
+    for note in result.reworded:
+        pos = note.card.pos
+        lines.append(f"  {shown_path(pos.path, source)}:{pos.line}:{pos.col}: kept the "
+                     f"identity of reworded card '{short(note.renamed_from or '')}'")
+    if result.pending:
+        counts = {a: result.pending.count(a) for a in dict.fromkeys(result.pending)}
+        what = ", ".join(counted(n, _ACTIONS[a]) for a, n in counts.items())
+        lines.append(f"{counted(len(result.pending), 'step')} to do in Anki that an import "
+                     f"cannot ({what}): 'deck pending' shows them")
+    return lines
+
+
+def pending_steps(steps) -> list[str]:
+    if not steps:
+        return ["nothing to do in Anki: it has every change an import can make"]
+    lines = [f"{counted(len(steps), 'step')} to do in Anki, after importing the latest build:"]
+    for step in steps:
+        lines += [f"[{step.id}] {step.title}", f"   {step.how}", f"   search: {step.search}"]
+    lines.append(f"when done: deck pending --done {','.join(step.id for step in steps)} (or "
+                 "the ids of those done)")
+    return lines
+
+
+def steps_done(done, total: int) -> list[str]:
+    return [*(f"done: {step.title}" for step in done),
+            f"marked {counted(len(done), 'step')} done; {total - len(done)} left"]
+
+
+def unpinned(notes: Sequence[Note]) -> list[str]:
+    return [f"{n.card.pos}: I001 card has no pinned id (it is '{n.guid}'; run 'deck ids' "
+            "to write it)" for n in notes if n.card.explicit_id is None]
+
+
+def unpinned_total(count: int) -> str:
+    return f"{counted(count, 'card')} without a pinned id"
+
+
+def pinned(cards: int, files: int) -> str:
+    return f"pinned {counted(cards, 'card')} in {counted(files, 'file')}"
+
+
+def preview(result) -> str:
+    return (f"wrote {relative(str(result.index))}: {counted(result.cards, 'note')}, "
+            f"{counted(result.sides, 'card')}, {counted(result.media, 'media file')}")
