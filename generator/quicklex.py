@@ -14,8 +14,8 @@ lexing + HTML, Python 3.11, Pygments 2.21.0, a busy 2-core machine, six runs): P
 included, which goes through Pygments either way (0.96-1.11x: the noise). Lexing the test
 snippets tries 13x fewer regexes for Python, 10x for Bash, 4.7x for JavaScript.
 
-Turn it off with `DECK_QUICK_LEXER=0` (read once, at import) or by setting `ENABLED` to
-False; `highlight` then calls Pygments' own `highlight`, whose output is byte-identical
+Turn it off with `DECK_WITHOUT=lexer` (read once, at import; see speedups.py) or by
+setting `ENABLED` to False; `highlight` then calls Pygments' own `highlight`, whose output is byte-identical
 (tests/test_highlight.py compares the two on every language cards use).
 
 `re._parser` is private. Should a Python release move or change it, every rule would be
@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import re
 import warnings
 
-ENABLED = os.environ.get("DECK_QUICK_LEXER", "1").strip() != "0"
+from generator import speedups
+
+ENABLED = speedups.enabled("lexer")
 
 
 @dataclasses.dataclass(frozen=True)

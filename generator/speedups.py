@@ -1,8 +1,9 @@
-"""The speed tricks that are not about what a build computes, each behind one seam with its
-measured benefit, and a switch to turn it off: `DECK_WITHOUT=collector,exit` (or `all`),
-for the benchmark to measure each one and for a bug report to rule them out. The others:
-the quick lexer (`quicklex.py`), the cache (`cache.py`, `--no-cache`) and the helper
-processes (`pool.py`, `--jobs 1`).
+"""The speed tricks that change no output, each behind one seam with its measured benefit
+and one switch to turn it off: `DECK_WITHOUT=collector,exit,lexer` (or `all`), for the
+benchmark to measure each one and for a bug report to rule them out. Here: pausing the
+cycle collector, and the exit without teardown. Elsewhere: the quick lexer (`quicklex.py`,
+`lexer`), the cache (`cache.py`, `--no-cache`) and helper processes (`pool.py`, `--jobs
+1`).
 
 Measured with `benchmarks/run.py --without ...` (10,000 cards, 2 cores):
 - collector: a build holds about a million small acyclic objects that reference

@@ -44,7 +44,7 @@ def expected(code: str, lang: str) -> str:
 
 @pytest.fixture(params=[True, False], ids=["quick", "pygments"])
 def switch(request, monkeypatch):
-    """The quick lexer on, then off (`DECK_QUICK_LEXER=0`)."""
+    """The quick lexer on, then off (`DECK_WITHOUT=lexer`)."""
     monkeypatch.setattr(quicklex, "ENABLED", request.param)
     return request.param
 
@@ -112,14 +112,15 @@ def test_the_switch_off_leaves_the_quick_lexer_alone(monkeypatch):
 
 def test_the_switch_is_read_from_the_environment():
     def enabled(value: str | None) -> str:
-        env = {k: v for k, v in os.environ.items() if k != "DECK_QUICK_LEXER"}
+        env = {k: v for k, v in os.environ.items() if k != "DECK_WITHOUT"}
         if value is not None:
-            env["DECK_QUICK_LEXER"] = value
+            env["DECK_WITHOUT"] = value
         return subprocess.run([sys.executable, "-c", "from generator import quicklex; "
                                "print(quicklex.ENABLED)"], env=env, capture_output=True,
                               text=True, check=True).stdout.strip()
 
-    assert [enabled(v) for v in (None, "1", "0", " 0 ")] == ["True", "True", "False", "False"]
+    assert [enabled(v) for v in (None, "", "exit", "lexer", "collector, lexer", "all")] == \
+        ["True", "True", "True", "False", "False", "False"]
 
 
 # The share of each lexer's rules (all states) that get a first-character test, measured
