@@ -132,10 +132,10 @@ class Rendering:
         self.pool = self.pending = None
 
     def results(self) -> Iterator[tuple[FileResult, bytes | None]]:
-        from concurrent.futures.process import BrokenProcessPool
-
         done = 0
         if self.pending is not None:
+            from concurrent.futures.process import BrokenProcessPool
+
             try:
                 for blob in self.pending:
                     done += 1
