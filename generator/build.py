@@ -10,9 +10,6 @@ A stage is a function of values; what flows between them:
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-
 from generator import lock as lockfile
 from generator import pending, speedups
 from generator.cache import Cache, FileResult, Staging
@@ -21,44 +18,13 @@ from generator.diagnostics import BuildFailed, Diagnostic, Severity, has_errors
 from generator.discover import read_source, source_files
 from generator.identity import assign
 from generator.memory import LockChoice, LockState, read_lock
-from generator.model import Lock, LockEntry, MediaFile, Note, RenderedCard, Summary, nfc
+from generator.model import Compiled, RenderedCard, Summary, nfc
 from generator.notetypes import BY_KIND, css
 from generator.pool import Job, Progress, Rendering
 from generator.project import Project, build_time, load_project
 
 __all__ = ["Compiled", "LockChoice", "Project", "build", "build_time", "compile_project",
            "load_project", "write_preview"]
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """Everything a build would write, decided without writing anything."""
-
-    notes: tuple[Note, ...]
-    removed: tuple[LockEntry, ...]  # live in the lock, gone from the sources now
-    media: tuple[MediaFile, ...]
-    diagnostics: tuple[Diagnostic, ...]
-    fresh: tuple[FileResult, ...]  # files rendered anew: cached once a build succeeds
-    notetype_mods: dict[int, int]
-    id_base: int
-    css: str
-    rows: tuple[LockEntry, ...]  # the lock's rows this build writes
-    project: str  # the lock's project value
-    hashes: dict[int, str]  # note type fingerprints
-    shapes: dict[int, str]  # note type shapes (fields and templates)
-    mirrored: bool = False  # this machine's memory was the lock as read
-    read: Lock | None = None  # the lock as read: its unchanged rows keep their lines
-
-    @functools.cached_property
-    def lock_text(self) -> str:
-        """The lock this build writes (rendered on demand: while the package compresses)."""
-        return lockfile.render_lock(self.rows, self.id_base, self.hashes,
-                                    self.notetype_mods, self.shapes, self.project, self.read)
-
-    @functools.cached_property
-    def steps(self) -> tuple[pending.Step, ...]:
-        """What remains to be done in Anki once this build is imported."""
-        return pending.steps(self.rows)
 
 
 def compile_project(project: Project, now: int, progress: Progress | None = None,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from operator import attrgetter
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from generator.cache import FileResult
+    from generator.diagnostics import Diagnostic
+    from generator.pending import Step
 
 
 def nfc(text: str) -> str:
@@ -218,3 +224,38 @@ class RenderEnv:
 
 
 _NO_ENV = RenderEnv()
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Everything a build would write, decided without writing anything."""
+
+    notes: tuple[Note, ...]
+    removed: tuple[LockEntry, ...]  # live in the lock, gone from the sources now
+    media: tuple[MediaFile, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    fresh: tuple[FileResult, ...]  # files rendered anew: cached once a build succeeds
+    notetype_mods: dict[int, int]
+    id_base: int
+    css: str
+    rows: tuple[LockEntry, ...]  # the lock's rows this build writes
+    project: str  # the lock's project value
+    hashes: dict[int, str]  # note type fingerprints
+    shapes: dict[int, str]  # note type shapes (fields and templates)
+    mirrored: bool = False  # this machine's memory was the lock as read
+    read: Lock | None = None  # the lock as read: its unchanged rows keep their lines
+
+    @functools.cached_property
+    def lock_text(self) -> str:
+        """The lock this build writes (rendered on demand: while the package compresses)."""
+        from generator import lock as lockfile
+
+        return lockfile.render_lock(self.rows, self.id_base, self.hashes,
+                                    self.notetype_mods, self.shapes, self.project, self.read)
+
+    @functools.cached_property
+    def steps(self) -> tuple[Step, ...]:
+        """What remains to be done in Anki once this build is imported."""
+        from generator import pending
+
+        return pending.steps(self.rows)

@@ -7,17 +7,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from generator import lock as lockfile
 from generator import memory
 from generator.cache import Cache, Staging, output_digest
 from generator.diagnostics import DeckError, Diagnostic, Interrupted
-from generator.model import Status, Summary
+from generator.model import Compiled, Status, Summary
 from generator.project import Project, default_output, shown
-
-if TYPE_CHECKING:
-    from generator.build import Compiled
 
 
 def clock() -> float:
