@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: deck test clean browser
+.PHONY: deck test test-fast clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ browser:
 
 test: $(VENV)/.test browser
 	$(BIN)/python -m pytest -q
+
+# The edit loop (about 20 s): everything but the browser, anki, fuzz and slow tests.
+test-fast: $(VENV)/.test
+	$(BIN)/python -m pytest -q -m "not browser and not anki and not fuzz and not slow"
 
 clean:
 	rm -rf build $(VENV)

@@ -10,7 +10,6 @@ import pytest
 from generator import build
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECTS = Path(__file__).resolve().parent / "projects"
 
 
 def make_project(tmp_path: Path, sources: dict[str, str], media: dict[str, bytes] | None = None
@@ -30,16 +29,27 @@ def make_project(tmp_path: Path, sources: dict[str, str], media: dict[str, bytes
     return root
 
 
-def copy_project(tmp_path: Path, name: str) -> Path:
-    """A copy of `tests/projects/<name>` (or of the repository's own deck for 'seed')."""
-    root = tmp_path / name
-    if name == "seed":
-        shutil.copytree(ROOT / "source", root / "source")
-        if (ROOT / "media").is_dir():
-            shutil.copytree(ROOT / "media", root / "media")
-    else:
-        shutil.copytree(PROJECTS / name, root)
+def copy_seed(tmp_path: Path) -> Path:
+    """A copy of the repository's own deck (`source/`, `media/`) in `tmp_path/seed`."""
+    root = tmp_path / "seed"
+    shutil.copytree(ROOT / "source", root / "source")
+    if (ROOT / "media").is_dir():
+        shutil.copytree(ROOT / "media", root / "media")
     return root
+
+
+def pytest_collection_modifyitems(items):
+    """Tests are marked by hand (pyproject.toml lists the markers); this adds the two marks a
+    test's own code reveals, so that a new test cannot slip into `make test-fast` unmarked:
+    `anki` for one that asks for a real collection (the `anki` fixtures), `fuzz` for one
+    that runs hypothesis (decorated with @given, or importing it in its body)."""
+    for item in items:
+        if {"anki", "anki_factory"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.anki)
+        function = getattr(item, "function", None)
+        if function is not None and (getattr(function, "is_hypothesis_test", False)
+                                     or "hypothesis" in function.__code__.co_names):
+            item.add_marker(pytest.mark.fuzz)
 
 
 def build_project(root: Path, now: int, output: str = "out.apkg", **choice):

@@ -7,7 +7,11 @@ import re
 import shutil
 from pathlib import Path
 
-from tests.conftest import build_project, copy_project, make_project
+import pytest
+
+from tests.conftest import build_project, copy_seed, make_project
+
+pytestmark = pytest.mark.anki
 
 T0 = 1_800_000_000
 SEED = "march-2025-flashcards.md"
@@ -20,7 +24,7 @@ def edit(path, old, new):
 
 
 def test_seed_deck_imports_cleanly(tmp_path, anki):
-    root = copy_project(tmp_path, "seed")
+    root = copy_seed(tmp_path)
     package, summary, _ = build_project(root, T0)
     log = anki.import_package(package)
     assert (len(log.new), len(log.updated), len(log.duplicate), len(log.conflicting)) == \
@@ -44,7 +48,7 @@ def test_seed_deck_imports_cleanly(tmp_path, anki):
 
 
 def test_edit_round_trip_updates_in_place_and_keeps_reviews(tmp_path, anki):
-    root = copy_project(tmp_path, "seed")
+    root = copy_seed(tmp_path)
     v1, _, _ = build_project(root, T0)
     anki.import_package(v1)
     assert anki.review_all() == 24
@@ -88,7 +92,7 @@ def test_edit_round_trip_updates_in_place_and_keeps_reviews(tmp_path, anki):
 
 
 def test_unchanged_rebuild_is_byte_identical_and_updates_nothing(tmp_path, anki):
-    root = copy_project(tmp_path, "seed")
+    root = copy_seed(tmp_path)
     v1, _, _ = build_project(root, T0)
     first = v1.read_bytes()
     shutil.copy(v1, tmp_path / "v1.apkg")
@@ -196,7 +200,7 @@ def test_a_changed_card_type_is_a_new_note_and_the_searches_find_the_old_ones(tm
 
 
 def test_new_cards_are_studied_in_the_order_they_are_written(tmp_path, anki):
-    root = copy_project(tmp_path, "seed")
+    root = copy_seed(tmp_path)
     package, _, compiled = build_project(root, T0)
     anki.import_package(package)
     deck = anki.col.decks.id_for_name("March 2025 Flashcards")

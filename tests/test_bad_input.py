@@ -485,6 +485,7 @@ def builds_valid_or_fails_located(run, anki, root, heading_line):
     "## The capital of France is {{c1::}}\n\nEurope\n",  # an empty cloze
     "## The capital of France is {{c70000::Paris}}\n\nEurope\n",  # past Anki's last card
 ], ids=["unclosed_cloze", "cloze_c0", "empty_cloze", "cloze_c70000"])
+@pytest.mark.anki
 def test_cloze_typo(good, run, anki, card):
     (good / "source" / "good.md").write_text(GOOD + "\n" + card)
     builds_valid_or_fails_located(run, anki, good, 7)

@@ -147,6 +147,7 @@ def _renders_empty_by_definition(html: str) -> bool:
     return not unescape(text).replace("\xa0", " ").strip()
 
 
+@pytest.mark.fuzz
 def test_the_quick_empty_field_check_agrees_with_its_definition():
     from hypothesis import given, settings, strategies as st
 

@@ -9,10 +9,13 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from generator import build
 from generator.diagnostics import Severity
+
+pytestmark = pytest.mark.fuzz
 from tests.conftest import make_project
 
 NOW = 1_800_000_000

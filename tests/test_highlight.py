@@ -42,7 +42,10 @@ def expected(code: str, lang: str) -> str:
     return pygments_highlight(code, highlight._lexer(lang), highlight._formatter())
 
 
-@pytest.fixture(params=[True, False], ids=["quick", "pygments"])
+# off, every language again is Pygments against itself (4 s together): left to `make test`;
+# the edit loop keeps test_the_switch_off_leaves_the_quick_lexer_alone
+@pytest.fixture(params=[True, pytest.param(False, marks=pytest.mark.slow)],
+                ids=["quick", "pygments"])
 def switch(request, monkeypatch):
     """The quick lexer on, then off (`DECK_WITHOUT=lexer`)."""
     monkeypatch.setattr(quicklex, "ENABLED", request.param)

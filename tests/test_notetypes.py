@@ -4,6 +4,8 @@ Changing any id, name or order below makes Anki skip the user's notes as "confli
 force a full sync when merging). Change CSS instead; it is not part of the shape.
 """
 
+import pytest
+
 from generator import notetypes
 from generator.model import Kind
 
@@ -32,6 +34,7 @@ def test_css_carries_day_and_both_night_mode_selectors():
     assert "overflow-x: auto" in css  # long code lines scroll inside their block
 
 
+@pytest.mark.anki
 def test_package_stores_the_pinned_shape(tmp_path, anki):
     """What Anki holds after import has exactly the ids we pinned."""
     from tests.conftest import build_project, make_project

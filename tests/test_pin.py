@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from generator.cli import main
@@ -46,6 +47,7 @@ def documents(draw):
     return text, [(line, f"G{n}x") for n, line in enumerate(spots)]
 
 
+@pytest.mark.fuzz
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(documents())
 def test_removing_the_inserted_lines_gives_back_the_original(doc):

@@ -25,6 +25,8 @@ from generator.parse import parse_file
 from playwright import sync_api
 from tests.conftest import ROOT, copy_seed, make_project
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

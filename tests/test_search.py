@@ -9,6 +9,8 @@ import pytest
 from generator.notetypes import BASIC, CLOZE
 from generator.search import notes_search
 
+pytestmark = pytest.mark.anki
+
 
 @pytest.fixture
 def col(tmp_path):
@@ -78,6 +80,7 @@ def test_a_search_finds_exactly_its_notes(col, deck):
     assert sorted(col.find_notes(together)) == sorted(n for _, n in meant.values())
 
 
+@pytest.mark.fuzz
 def test_any_first_field_is_found_exactly(col):
     from hypothesis import given, settings, strategies as st
 

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_project, copy_project
+from tests.conftest import build_project, copy_seed
+
+pytestmark = pytest.mark.anki
 
 USER, PASSWORD = "user", "pass"
 NOW = 1_800_000_000
@@ -167,7 +169,7 @@ def test_edits_reach_a_phone_through_sync_without_a_full_sync(tmp_path, anki_fac
     full_replies = {reply.FULL_SYNC, reply.FULL_UPLOAD, reply.FULL_DOWNLOAD}
 
     # --- v1: the seed deck plus a card with an image ---------------------------------
-    root = copy_project(tmp_path, "seed")
+    root = copy_seed(tmp_path)
     (root / "media").mkdir(exist_ok=True)
     png = tiny_png()
     (root / "media" / "dot.png").write_bytes(png)

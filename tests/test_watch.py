@@ -64,6 +64,7 @@ def test_rebuilds_on_save_and_keeps_the_last_good_package_on_a_broken_one(watchi
     assert (root / "out.apkg").read_bytes() != good
 
 
+@pytest.mark.slow  # waits 2 s to see that nothing happens
 def test_its_own_writes_do_not_trigger_rebuilds(watching):
     root, next_outcome = watching
     next_outcome()  # the first build wrote the lock in source/ and the preview

@@ -5,11 +5,14 @@ from __future__ import annotations
 import queue
 import threading
 
+import pytest
 from playwright import sync_api
 
 from generator import build, watch
 from tests.conftest import make_project
 from tests.test_preview_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.browser
 
 
 def test_the_open_preview_reloads_after_a_save(tmp_path, monkeypatch):
