@@ -5,12 +5,13 @@ cycle collector, and the exit without teardown. Elsewhere: the quick lexer (`qui
 `lexer`), the cache (`cache.py`, `--no-cache`) and helper processes (`pool.py`, `--jobs
 1`).
 
-Measured with `benchmarks/run.py --without ...` (10,000 cards, 2 cores):
-- collector: a build holds about a million small acyclic objects that reference
-  counting frees; the cycle collector would scan them over and over. Paused: a clean
-  build 9 % faster, a rebuild 13 %.
-- exit: the interpreter's teardown frees those objects one by one. Skipped (once
-  everything is written and flushed): a clean build 6 % faster, a rebuild 8 %.
+Measured side by side (10 alternating runs each, 2 cores, a busy machine):
+- exit: the teardown frees every module a command imported (markdown-it, Pygments,
+  genanki); a build's own values are freed by then, when its function returns. Skipped:
+  `deck --help` 0.075 s instead of 0.091, `deck check` of the seed deck 0.168 s instead of
+  0.202, a no-op rebuild of 500 cards 0.134 s instead of 0.155; at 10,000 cards within
+  noise (0.52 s either way).
+- collector: see `benchmarks/compare.py --without collector` (README, Performance).
 """
 
 from __future__ import annotations
@@ -21,11 +22,6 @@ import os
 import sys
 from contextlib import contextmanager
 from typing import Iterator
-
-# a process this big pays for its teardown: at 10,000 cards, 0.1 s of a 0.7 s rebuild;
-# a small one exits as every Python program does
-BIG_PROCESS_BLOCKS = 500_000
-
 
 @functools.lru_cache(maxsize=None)
 def enabled(name: str) -> bool:
@@ -53,9 +49,10 @@ def collector_paused() -> Iterator[None]:
 
 
 def exit_process(code: int) -> None:
-    """End a one-shot command: the streams flushed, then, for a big process, without the
-    interpreter's teardown; never under a profiler or a tracer (they write their report at
-    exit), nor with exit handlers this module does not know (they would not run)."""
+    """End a one-shot command: the streams flushed, then without the interpreter's teardown
+    (freeing every module: markdown-it's, Pygments', genanki's); never under a profiler or
+    a tracer (they write their report at exit), nor with exit handlers this module does not
+    know (they would not run)."""
     import logging
 
     for stream in (sys.stdout, sys.stderr):
@@ -65,8 +62,7 @@ def exit_process(code: int) -> None:
         except (OSError, ValueError):  # a closed pipe (`deck check | head`)
             pass
     logging.shutdown()  # the one known handler that has anything to flush
-    if (enabled("exit") and sys.getallocatedblocks() > BIG_PROCESS_BLOCKS
-            and sys.getprofile() is None and sys.gettrace() is None
+    if (enabled("exit") and sys.getprofile() is None and sys.gettrace() is None
             and _exit_handlers() <= _known_handlers()):
         os._exit(code)
     sys.exit(code)

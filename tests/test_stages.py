@@ -156,14 +156,13 @@ def test_a_symbolic_link_stays_a_link_and_its_target_is_replaced(tmp_path):
 
 
 def _exit_way(*setup: str, env: dict | None = None) -> tuple[int, str]:
-    """Run `exit_process(3)` in a fresh interpreter counted as big, after `setup` lines:
+    """Run `exit_process(3)` in a fresh interpreter, after `setup` lines:
     its exit code, and what it printed ('teardown' when the interpreter tore down)."""
     import subprocess
 
     script = "\n".join([
         "import os, sys",
         "from generator import speedups",
-        "speedups.BIG_PROCESS_BLOCKS = 0",
         "class Torn:",
         "    def __del__(self, write=os.write):",
         "        write(1, b'teardown')",
