@@ -30,10 +30,12 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: $(VENV)/.test browser
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 # The edit loop (about 20 s): everything but the browser, anki, fuzz and slow tests.
 test-fast: $(VENV)/.test
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q -m "not browser and not anki and not fuzz and not slow"
 
 clean:

@@ -97,6 +97,10 @@ class Diagnostic:
     code: str
     message: str
 
+    def __post_init__(self) -> None:
+        if self.code not in CODES:  # every rule's code is in the table, or it is a bug
+            raise ValueError(f"finding code {self.code!r} is not in diagnostics.CODES")
+
     @property
     def severity(self) -> Severity:
         return CODES[self.code].severity
