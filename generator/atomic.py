@@ -70,7 +70,7 @@ def write_quietly(path: Path, data: bytes | str) -> bool:
     failure (a full disk, a read-only folder) is ignored. Whether it was written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write(path, data, durable=False)
+        write(path, data, mode=None, durable=False)  # private, as mkstemp makes it
     except OSError:
         return False
     return True

@@ -29,11 +29,12 @@ __all__ = ["Compiled", "LockChoice", "Project", "build", "build_time", "compile_
 
 def compile_project(project: Project, now: int, progress: Progress | None = None,
                     choice: LockChoice = LockChoice(), workers: int | None = None,
-                    use_cache: bool = True, staging: Staging | None = None) -> Compiled:
+                    use_cache: bool = True, staging: Staging | None = None,
+                    cache: Cache | None = None) -> Compiled:
     """`staging` receives the files rendered anew, to be cached if the build succeeds."""
     with speedups.collector_paused():
         files, diagnostics = source_files(project.source)
-        cache = staging.cache if staging is not None else _cache(project, use_cache)
+        cache = cache or _cache(project, use_cache)
         jobs, stored, unread, found = _read(files, cache)
         results, fresh, state = _render(project, jobs, stored, cache, staging, workers,
                                         progress, choice)
@@ -141,7 +142,7 @@ def build(project: Project, now: int | None = None, progress: Progress | None = 
         staging = cache.staging()
         try:
             compiled = compile_project(project, build_time() if now is None else now,
-                                       progress, choice, workers, use_cache, staging)
+                                       progress, choice, workers, use_cache, staging, cache)
             if has_errors(compiled.diagnostics):
                 raise BuildFailed(compiled.diagnostics, project.source)
             summary = output.write(project, compiled, cache, started)
@@ -154,12 +155,14 @@ def build(project: Project, now: int | None = None, progress: Progress | None = 
 
 
 def write_preview(project: Project, folder=None, live: bool = False, now: int | None = None,
-                  compiled: Compiled | None = None):
+                  compiled: Compiled | None = None, workers: int | None = None,
+                  use_cache: bool = True):
     """The preview page of the sources as they are, findings included (it never refuses);
     `compiled` saves compiling again right after a build."""
     from generator import output
 
     if compiled is None:
-        compiled = compile_project(project, build_time() if now is None else now)
+        compiled = compile_project(project, build_time() if now is None else now,
+                                   workers=workers, use_cache=use_cache)
     return output.preview(project, compiled, folder, live)
 

@@ -36,8 +36,8 @@ from generator.model import MediaFile, Note, RenderedCard, by_constructor
 log = logging.getLogger("deck.cache")
 T = TypeVar("T")
 # the libraries whose output a build's bytes depend on
-LIBRARIES = ("markdown_it", "mdit_py_plugins", "linkify_it", "pygments", "yaml", "latex2mathml",
-             "genanki")
+LIBRARIES = ("markdown_it", "mdit_py_plugins", "mdurl", "linkify_it", "pygments", "yaml",
+             "latex2mathml", "genanki")
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,6 +97,8 @@ class Cache:
     def __init__(self, build_dir: Path, source: Path, media: Path, enabled: bool = True):
         self.root = build_dir / "cache"
         self.enabled = enabled
+        if not enabled:
+            log.debug("cache: off (--no-cache): every file is rendered, nothing is kept")
         settings = f"{source}\0{media}"
         self.scope = hashlib.sha256(settings.encode()).hexdigest()[:16]
         self.folder = self.root / "files" / self.scope
@@ -140,7 +142,9 @@ class Cache:
         return result
 
     def missed(self, path: str) -> None:
-        log.debug("cache: '%s' rendered: no entry (new, edited, or the tool changed)", path)
+        if self.enabled:
+            log.debug("cache: '%s' rendered: no entry (new, edited, or the tool changed)",
+                      path)
 
     def _now(self, probe: Probe) -> object:
         """`probe.now()`, asked once per build: many files show the same images."""
@@ -163,7 +167,8 @@ class Cache:
 
     def forget(self) -> None:
         """Drop every entry of this setting: what they say about a file is not true."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.enabled:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def staging(self) -> Staging | None:
         return Staging(self) if self.enabled else None

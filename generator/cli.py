@@ -50,6 +50,9 @@ verbose_option = click.option("-v", "--verbose", is_flag=True, expose_value=Fals
                               help="Say why cards are rendered again, and how.")
 
 
+_REFUSING = ("build", "watch")  # the commands that write nothing while an error remains
+
+
 def _codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
            ) -> tuple[str, ...]:
     """A `--select` or `--ignore` value list, checked: each a code or the start of codes."""
@@ -71,14 +74,15 @@ def _codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
                 f"no finding '{value}'{hint}; give a code (W301) or its start (W3, W): "
                 "README's table of findings lists them", param_hint=flag)
         errors = [c for c in codes if CODES[c].severity is Severity.ERROR]
-        if errors and param.name == "ignore" and command != "check":
+        if errors and param.name == "ignore" and command in _REFUSING:
             more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
             what = value if value in CODES else \
                 f"'{value}' (it takes in {', '.join(errors[:3])}{more})"
             raise click.BadParameter(
                 f"cannot ignore {what}: 'deck {command}' writes nothing while an error "
-                "remains; only 'deck check' can leave errors out", param_hint=flag)
-    if wanted and param.name == "select" and command != "check":
+                "remains; 'deck check' and 'deck preview' can leave errors out",
+                param_hint=flag)
+    if wanted and param.name == "select" and command in _REFUSING:
         # a build's errors always show: they are why nothing was written
         wanted += tuple(c for c, f in CODES.items() if f.severity is Severity.ERROR)
     return wanted

@@ -6,7 +6,7 @@ import functools
 import os
 import unicodedata
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
@@ -66,7 +66,7 @@ class SourcePos:
         return f"{self.path}:{self.line}:{self.col}"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A note against what this machine last packaged."""
 
     NEW = "new"

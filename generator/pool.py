@@ -86,9 +86,18 @@ def start_method() -> str | None:
     import multiprocessing
 
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and sys.platform != "darwin" and threading.active_count() == 1:
+    if "fork" in methods and sys.platform != "darwin" and _threads() == 1:
         return "fork"
     return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _threads() -> int:
+    """The threads of this process, native ones too (watchfiles watches from a Rust thread
+    that Python's `threading` does not know)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # no /proc: Python's own threads are all that can be counted
+        return threading.active_count()
 
 
 class Rendering:

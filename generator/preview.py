@@ -184,7 +184,7 @@ def _article(note: Note, side: Side, question: str, answer: str, findings, sourc
     template = "" if count == 1 else (
         f'<span class="template">{html.escape(side.template)}</span>')
     return f"""<article class="preview-card" id="{anchor}" data-deck="{html.escape(card.deck)}" \
-data-tags="{html.escape(' '.join(card.tags))}" data-status="{note.status}" \
+data-tags="{html.escape(' '.join(card.tags))}" data-status="{note.status.value}" \
 data-findings="{len(findings)}">
 <div class="meta"><a class="where" href="{link}" title="open in your editor">{html.escape(where)}\
 </a> <span class="deck">{html.escape(card.deck)}</span> {template}{"".join(badges)}{tags}</div>

@@ -62,10 +62,19 @@ def exit_process(code: int) -> None:
         except (OSError, ValueError):  # a closed pipe (`deck check | head`)
             pass
     logging.shutdown()  # the one known handler that has anything to flush
-    if (enabled("exit") and sys.getprofile() is None and sys.gettrace() is None
+    if (enabled("exit") and not _observed()
             and _exit_handlers() <= _known_handlers()):
         os._exit(code)
     sys.exit(code)
+
+
+def _observed() -> bool:
+    """Whether a profiler, tracer or coverage tool watches this process (from Python 3.12,
+    cProfile and coverage use `sys.monitoring`, not `sys.setprofile`)."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(tool) for tool in range(6))
 
 
 def _exit_handlers() -> int:

@@ -44,7 +44,8 @@ def rebuild(project: build.Project, preview_dir: Path | None, workers: int | Non
         error = f"internal error: {type(failure).__name__}: {failure}"
     index = None
     try:
-        result = build.write_preview(project, preview_dir, live=True, compiled=compiled)
+        result = build.write_preview(project, preview_dir, live=True, compiled=compiled,
+                                     workers=workers, use_cache=use_cache)
         index = result.index
         from generator import preview
 

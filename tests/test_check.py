@@ -98,7 +98,7 @@ def test_findings_point_at_their_cause(tmp_path):
 def test_lock_code_a_new_pinned_id_on_a_card_that_had_one(tmp_path):
     root = make_project(tmp_path, {"a.md": "# A\n\n## q\n\na\n"})
     build_project(root, NOW)
-    had = (root / "source" / "deck.lock").read_text().split('"guid": "')[1][:11]
+    had = (root / "source" / "deck.lock").read_text().split('"guid": "')[1].split('"')[0]
     (root / "source" / "a.md").write_text("# A\n\n## q\n<!-- id: MyOwnId -->\na\n")
     diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
     assert [(d.code, str(d.pos)) for d in diagnostics] == [("W803", "a.md:1:1"),

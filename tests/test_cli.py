@@ -196,13 +196,14 @@ def test_check_prints_counts_and_exits_on_the_chosen_findings_only(tmp_path, run
     assert code == 0 and [d["code"] for d in json.loads(out)] == ["W407"]
 
 
-def test_build_preview_and_watch_refuse_to_ignore_an_error(tmp_path, run):
+def test_build_and_watch_refuse_to_ignore_an_error(tmp_path, run):
     root = make_project(tmp_path, {"a.md": _FINDINGS})
-    for command in ("build", "preview", "watch"):
+    for command in ("build", "watch"):
         code, out, err = run(root, command, "--ignore", "W3,E103")
         assert code == 2 and out == ""
         assert (f"Invalid value for --ignore: cannot ignore E103: 'deck {command}' writes "
-                "nothing while an error remains; only 'deck check' can leave errors out") in err
+                "nothing while an error remains; 'deck check' and 'deck preview' can leave "
+                "errors out") in err
     code, _, err = run(root, "build", "--ignore", "E9")
     assert code == 2 and "cannot ignore 'E9' (it takes in E901, E902, E903 and 1 more)" in err
     assert not (root / "build").exists()
@@ -217,7 +218,9 @@ def test_build_shows_the_chosen_warnings_and_every_error(tmp_path, run):
     assert code == 1 and out == ""
     assert err.splitlines() == [_W301, _E103, "1 error; nothing was written"]
     code, out, err = run(root, "preview", "--select", "W4")
-    assert code == 0 and err.splitlines() == [_W407, _E103]
+    assert code == 0 and err.splitlines() == [_W407]  # the preview is written all the same
+    code, out, err = run(root, "preview", "--ignore", "E103")
+    assert code == 0 and err.splitlines() == [_W301, _W407] and out.startswith("wrote ")
 
 
 def test_an_unknown_code_is_a_usage_error(tmp_path, run):

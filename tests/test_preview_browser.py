@@ -829,6 +829,9 @@ def test_findings_and_status_badges(tmp_path, open_page):
             findings: a.querySelector('.findings') ? a.querySelector('.findings').innerText : '',
             visible: [...a.querySelectorAll('.badge, .findings')].every(
                 (el) => el.getBoundingClientRect().width > 0)}]))""")
+    assert {front: s["status"] for front, s in state.items()} == {
+        "Stays the same": "unchanged", "Will change": "changed", "Brand new": "new",
+        "Typo language": "new"}
     assert state["Stays the same"]["badges"] == [] and state["Stays the same"]["findings"] == ""
     assert state["Will change"]["badges"] == [["badge badge-changed", "changed"]]
     assert state["Brand new"]["badges"] == [["badge badge-new", "new"]]

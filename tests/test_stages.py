@@ -73,6 +73,20 @@ def test_helpers_are_not_forked_from_a_process_running_threads():
         thread.join()
 
 
+def test_helpers_are_not_forked_beside_the_watchers_native_thread(tmp_path):
+    """watchfiles watches from a Rust thread that `threading` does not count."""
+    from generator import watch
+
+    root = make_project(tmp_path, {"a.md": "# A\n\n## q\n\na\n"})
+    stop = threading.Event()
+    methods = []
+    for _ in watch.run(build.load_project(cwd=root), stop=stop):
+        assert threading.active_count() == 1  # Python sees only itself
+        methods.append(pool.start_method())
+        stop.set()
+    assert methods and methods[0] in ("forkserver", "spawn")
+
+
 def test_helpers_started_without_fork_render_the_same(project, monkeypatch):
     serial = built(project, workers=1)
     monkeypatch.setattr(pool, "start_method", lambda: "spawn")
@@ -119,14 +133,22 @@ def test_the_cache_says_why_it_refused_an_entry(tmp_path, caplog):
     assert refused == [f"cache: 'a.md' rendered again: '{root / 'media' / 'pic.png'}' changed"]
 
 
-def test_without_the_cache_nothing_is_read_or_kept(tmp_path):
+def test_without_the_cache_nothing_is_read_or_kept(tmp_path, caplog):
+    from generator.cache import Cache
+
     root = make_project(tmp_path, {"a.md": "# A\n\n## q\n\na\n"})
     project = build.load_project(cwd=root)
-    summary, compiled = build.build(project, now=NOW, use_cache=False)
+    with caplog.at_level(logging.DEBUG, logger="deck.cache"):
+        summary, compiled = build.build(project, now=NOW, use_cache=False)
     assert Path(summary.output).is_file() and len(compiled.fresh) == 1
     assert not (root / "build" / "cache").exists()
+    assert [r.getMessage() for r in caplog.records] == [
+        "cache: off (--no-cache): every file is rendered, nothing is kept"]
     build.build(project, now=NOW)
+    kept = sorted((root / "build" / "cache").rglob("*"))
     assert build.build(project, now=NOW, use_cache=False)[1].fresh != ()
+    Cache(project.build_dir, project.source, project.media, enabled=False).forget()
+    assert sorted((root / "build" / "cache").rglob("*")) == kept
 
 
 def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path):
@@ -179,6 +201,8 @@ def test_the_teardown_is_skipped_only_when_nothing_waits_for_it():
     assert _exit_way() == (3, "")
     # a profiler writes its report at exit; an exit handler it does not know must run
     assert _exit_way("sys.setprofile(lambda *a: None)") == (3, "teardown")
+    # cProfile itself (from Python 3.12 it watches through sys.monitoring)
+    assert _exit_way("import cProfile", "cProfile.Profile().enable()") == (3, "teardown")
     assert _exit_way("import atexit", "atexit.register(print, 'handler ran', end='')") == \
         (3, "handler ranteardown")
     # what a build leaves: logging's handler (flushed first) and a pool shut down
