@@ -229,15 +229,15 @@ def notetype_mods(lock: Lock, hashes: dict[int, str], now: int) -> dict[int, int
 # --- writing ----------------------------------------------------------------------------
 
 def render_lock(rows, id_base: int, hashes: dict[int, str], mods: dict[int, int],
-                shapes: dict[int, str], project: str, read: Lock | None = None) -> str:
+                shapes: dict[int, str], project: str, parsed: Lock | None = None) -> str:
     """Stable JSON with one note per line, so git diffs show which cards changed (and git's
     `union` merge keeps both sides' lines for `read` to reconcile). A row that is still the
-    very entry `read` parsed keeps the line it was parsed from (a tenth of a rebuild went
+    very entry of the lock as `parsed` keeps the line it was parsed from (a tenth of a rebuild went
     to writing out rows that had not changed)."""
     head = {"version": VERSION, "id_base": id_base, "project": project,
             "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k], "shape": shapes[k]}
                           for k in sorted(hashes)}}
-    known = {id(e): (e, line) for e, line in zip(read.notes, read.lines)} if read else {}
+    known = {id(e): (e, text) for e, text in zip(parsed.notes, parsed.lines)} if parsed else {}
 
     def line(row: LockEntry) -> str:
         entry, text = known.get(id(row), (None, ""))

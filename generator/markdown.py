@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from html import escape, unescape
-from typing import Any, Iterator, MutableMapping
+from typing import Iterator
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll

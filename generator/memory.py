@@ -208,9 +208,9 @@ def read_lock(lock_path: Path, memory_path: Path, choice: LockChoice) -> LockSta
         return LockState(merged, remembered.project, remembered, False,
                           found if keep else (), checked=False)
     if lock is None:
-        missing = remembered is not None and any(not e.removed for e in remembered.notes)
+        had_cards = remembered is not None and any(not e.removed for e in remembered.notes)
         return LockState(Lock(), remembered.project if remembered else "", remembered,
-                          False, missing=missing and not choice.accept,
+                          False, missing=had_cards and not choice.accept,
                           checked=False)
     return LockState(lock, lock.project or (remembered.project if remembered else ""),
                       remembered, same, found, checked=not choice.accept)

@@ -35,9 +35,9 @@ class NoteType:
     def shape_hash(self) -> str:
         return hashlib.sha256(repr(self.shape()).encode()).hexdigest()[:16]
 
-    def fingerprint(self, css: str) -> str:
+    def fingerprint(self, style: str) -> str:
         """Changes whenever anything Anki stores for the note type does."""
-        data = [self.name, self.fields, [t.__dict__ for t in self.templates], css]
+        data = [self.name, self.fields, [t.__dict__ for t in self.templates], style]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

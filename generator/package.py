@@ -124,13 +124,13 @@ def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
 
 
 def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...],
-          layout: Layout, id_base: int, meanwhile: Callable[[], object] | None = None) -> None:
+          collection: Layout, id_base: int, meanwhile: Callable[[], object] | None = None) -> None:
     """Write the package to a temporary file beside `path`, then rename it into place.
     `meanwhile` runs here while another thread compresses (zlib lets go of the GIL)."""
     temporary: list[Path] = []
     try:
         db_path = _temporary(path, ".db", temporary)
-        _write_db(db_path, notes, layout, id_base)
+        _write_db(db_path, notes, collection, id_base)
         with atomic.replacing(path) as tmp:
             if meanwhile is None:
                 _write_zip(tmp, db_path, media)
@@ -183,7 +183,7 @@ def sweep(path: Path) -> None:
             pass
 
 
-def _write_db(db_path: Path, notes, layout: Layout, id_base: int) -> None:
+def _write_db(db_path: Path, notes, collection: Layout, id_base: int) -> None:
     """The collection genanki laid out, then the notes and cards with one statement each,
     each note with its own time (genanki's per-note path stamps them all with one time
     and costs most of a build)."""
@@ -216,14 +216,14 @@ def _write_db(db_path: Path, notes, layout: Layout, id_base: int) -> None:
         cursor.execute("PRAGMA page_size = 16384")
         cursor.execute("PRAGMA journal_mode = OFF")
         cursor.execute("PRAGMA synchronous = OFF")
-        cursor.executescript(layout.tables)
-        cursor.executescript(layout.col)
+        cursor.executescript(collection.tables)
+        cursor.executescript(collection.col)
         cursor.execute("UPDATE col SET decks = ?, models = ?, mod = ?, crt = ?",
-                       (layout.decks, layout.models, id_base, id_base // 1000))
+                       (collection.decks, collection.models, id_base, id_base // 1000))
         cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", note_rows)
         cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            card_rows)
-        cursor.executescript(layout.indexes)
+        cursor.executescript(collection.indexes)
         conn.commit()
     finally:
         conn.close()

@@ -381,7 +381,7 @@ def test_unchanged_rows_keep_their_lines_and_the_lock_is_the_same_as_written_ane
     again = identity.assign(cards[:2] + [rc("changed", "d")] + cards[3:], read, NOW + 5)
     assert sum(row is entry for row in again.rows for entry in read.notes) == 3
     args = (NOW * 1000, {}, {}, {}, PROJECT)
-    assert lock.render_lock(again.rows, *args, read=read) == lock.render_lock(again.rows, *args)
+    assert lock.render_lock(again.rows, *args, parsed=read) == lock.render_lock(again.rows, *args)
     # a lock laid out otherwise (edited by hand) is read, and its lines are not reused
     pretty = json.dumps(json.loads(text), indent=2)
     assert lock.parse(pretty).lines == () and lock.parse(pretty).notes == read.notes
