@@ -197,6 +197,71 @@ def ids_command(source, media, check_only) -> None:
     click.echo(report.pinned(*pin.pin_all(project.source, compiled.notes)))
 
 
+@cli.command("push")
+@source_option
+@media_option
+@click.option("--profile", metavar="NAME", help="Anki profile (default: the last one used).")
+@click.option("--collection", "collection_path", metavar="PATH",
+              help="A collection.anki2 file, instead of a profile's.")
+@click.option("--base", metavar="DIR", help="Anki's data folder (default: ANKI_BASE, or the "
+              "platform's).")
+@click.option("--no-sync", is_flag=True, help="Apply to the collection only; do not sync "
+              "(cards whose deck changed are then not moved).")
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@click.option("--allow-full-sync", is_flag=True, help="Allow a change that needs a one-way "
+              "sync (every device downloads the whole collection again).")
+@verbose_option
+def push_command(source, media, profile, collection_path, base, no_sync, dry_run,
+                 allow_full_sync) -> None:
+    """Build, then apply the build to your Anki collection and sync it to your devices."""
+    from generator import build, push
+
+    if profile and collection_path:
+        raise click.UsageError("choose one of --profile and --collection")
+    project = build.load_project(source, media)
+    result, compiled = push.push(project, push.Options(
+        collection=collection_path, profile=profile, base=base, sync=not no_sync,
+        dry_run=dry_run, allow_full_sync=allow_full_sync))
+    _echo(report.findings(compiled.diagnostics, project.source), err=True)
+    _echo(report.push_plan(result) if dry_run else report.pushed(result))
+
+
+@cli.command("login")
+@click.option("--endpoint", metavar="URL", envvar="ANKI_SYNC_ENDPOINT",
+              help="A self-hosted sync server (default: AnkiWeb; or ANKI_SYNC_ENDPOINT).")
+def login_command(endpoint) -> None:
+    """Log in to AnkiWeb (or your sync server) for 'deck push'; keeps the sync key only."""
+    from generator import collection, credentials
+
+    collection.backend()
+    username = os.environ.get("ANKI_SYNC_USERNAME") or click.prompt("user name (e-mail)")
+    password = os.environ.get("ANKI_SYNC_PASSWORD") or click.prompt("password",
+                                                                      hide_input=True)
+    try:
+        hkey, server = collection.login(username, password, endpoint or None)
+    except DeckError:
+        raise
+    except Exception as error:
+        said = collection.sync_failure(error)
+        if said is None:
+            raise
+        raise DeckError(f"{said}; nothing was stored") from None
+    path = credentials.store(hkey, server, username)
+    click.echo(f"logged in to {server or 'AnkiWeb'} as {username}; the sync key (not the "
+               f"password) is in {path}")
+
+
+@cli.command("logout")
+def logout_command() -> None:
+    """Forget the sync key 'deck login' stored."""
+    from generator import credentials
+
+    if credentials.forget():
+        click.echo(f"removed the sync key {credentials.key_path()}")
+    else:
+        click.echo("no sync key was stored")
+
+
 @cli.command("pending")
 @source_option
 @click.option("--done", "done", metavar="ID[,ID...]|all",

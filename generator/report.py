@@ -103,3 +103,48 @@ def pinned(cards: int, files: int) -> str:
 def preview(result) -> str:
     return (f"wrote {relative(str(result.index))}: {counted(result.cards, 'note')}, "
             f"{counted(result.sides, 'card')}, {counted(result.media, 'media file')}")
+
+
+def push_plan(result) -> list[str]:
+    """`deck push --dry-run`: what a push would do, with fronts."""
+    plan = result.plan
+    lines = [f"would push to {_target(result)}:"]
+
+    def listed(label: str, fronts) -> None:
+        if fronts:
+            lines.append(f"  {label} {len(fronts)}:")
+            lines.extend(f"    {short(front)}" for front in fronts)
+
+    listed("new", plan.new)
+    listed("updated", plan.updated)
+    listed("deleted", [f for w in plan.of("delete") if w.notes for f in w.fronts])
+    listed("moved", [f"{f} -> {w.deck}" for w in plan.of("move") if w.cards for f in w.fronts])
+    listed("empty cards removed", [f for w in plan.of("empty") if w.cards for f in w.fronts])
+    listed("left alone (a note of another note type has the same identity)",
+           plan.conflicting)
+    if plan.reshaped:
+        lines.append(f"  note types that need a one-way sync: {', '.join(plan.reshaped)}")
+    lines.append(f"  unchanged {plan.unchanged}" if not plan.nothing else
+                 f"  nothing to do: the collection has this build ({plan.unchanged} notes)")
+    return lines
+
+
+def pushed(result) -> list[str]:
+    if result.plan.nothing and result.backup is None:
+        return [f"pushed to {_target(result)}: nothing to do, the collection has this build "
+                f"({result.unchanged} notes unchanged); nothing was changed or synced"]
+    line = (f"pushed to {_target(result)}: {result.new} new, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {result.deleted} deleted, {result.moved} moved"
+            + (f", {result.emptied} empty cards removed" if result.emptied else "")
+            + f"; {result.sync}"
+            + (f", {counted(result.media, 'media file')} uploaded" if result.media else ""))
+    lines = [line, *result.notes]
+    if result.backup is not None:
+        lines.append(f"backup: {result.backup} (to undo: Anki > File > Switch Profile, open "
+                     "the profile, Tools > Restore Backup... and pick it)")
+    return lines
+
+
+def _target(result) -> str:
+    where = result.where
+    return f"profile '{where.profile}'" if where.base is not None else f"'{where.collection}'"
