@@ -222,7 +222,9 @@ def push_command(source, media, profile, collection_path, base, no_sync, dry_run
     result, compiled = push.push(project, push.Options(
         collection=collection_path, profile=profile, base=base, sync=not no_sync,
         dry_run=dry_run, allow_full_sync=allow_full_sync))
-    _echo(report.findings(compiled.diagnostics, project.source), err=True)
+    # what the push itself did is no longer a step left to do in Anki
+    done = () if dry_run else ("W803", "W805") + (("W802",) if result.moved else ())
+    _echo(report.findings(chosen(compiled.diagnostics, (), done), project.source), err=True)
     _echo(report.push_plan(result) if dry_run else report.pushed(result))
 
 

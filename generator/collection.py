@@ -23,8 +23,9 @@ from typing import Any, Iterator
 
 from generator.diagnostics import DeckError
 
-INSTALL = ("'deck push' and 'deck login' need Anki's backend: install it with "
-           "`.venv/bin/pip install 'markdown-anki-deck[push]'` (or `make push-deps`)")
+INSTALL = ("'deck push' and 'deck login' need Anki's backend, the `anki` package: install "
+           "it into this tool's environment (in its checkout: `.venv/bin/pip install -e "
+           "'.[push]'`)")
 MEDIA_TIMEOUT = 600.0  # seconds to wait for the media upload before giving up on it
 
 
