@@ -21,6 +21,7 @@ class Key:
     hkey: str
     endpoint: str | None  # None: AnkiWeb
     source: str  # where it came from, for messages
+    stored: bool = False  # by 'deck login' (else Anki desktop's)
 
     @property
     def server(self) -> str:
@@ -71,7 +72,17 @@ def stored() -> Key | None:
         raise DeckError(f"'{path}' holds no sync key: run 'deck login' again")
     endpoint = data.get("endpoint")
     return Key(data["hkey"], endpoint if isinstance(endpoint, str) and endpoint else None,
-               f"'deck login' ({data.get('user') or 'stored key'})")
+               f"'deck login' ({data.get('user') or 'stored key'})", stored=True)
+
+
+def moved(endpoint: str) -> None:
+    """Keep the endpoint a sync reply sent us to (AnkiWeb moves accounts between hosts)."""
+    path = key_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        store(data["hkey"], endpoint, data.get("user") or "")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
 
 
 def from_profile(profile: dict) -> Key | None:

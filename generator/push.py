@@ -95,7 +95,10 @@ def plan(col, compiled: Compiled) -> Plan:
             updated.append(front)
         else:
             unchanged += 1
-    work = tuple(_work(col, step, rows, held, ours) for step in steps)
+    empty: set[int] | None = None
+    if any(step.action == pending.EMPTY for step in steps):
+        empty = collection.empty_cards(col)  # one report for every step
+    work = tuple(_work(col, step, rows, held, ours, empty or set()) for step in steps)
     shapes = collection.notetype_shapes(col, ours)
     reshaped = tuple(BY_TYPE_ID[nid].name for nid, shape in shapes.items()
                      if shape != _shape(nid))
@@ -108,7 +111,8 @@ def _shape(nid: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
             tuple(t.name for t in notetype.templates))
 
 
-def _work(col, step: pending.Step, rows: dict[str, LockEntry], held, ours) -> Work:
+def _work(col, step: pending.Step, rows: dict[str, LockEntry], held, ours,
+          empty: set[int]) -> Work:
     mine = [(rows[g], held.get(g)) for g in step.guids if g in rows]
     fronts = tuple(row.front_text for row, _ in mine)
     present = [(row, h) for row, h in mine if h is not None and h.mid in ours]
@@ -119,7 +123,6 @@ def _work(col, step: pending.Step, rows: dict[str, LockEntry], held, ours) -> Wo
         target = col.decks.id_for_name(deck) if deck else None
         cards = tuple(cid for _, h in present for cid, _, home in h.cards if home != target)
         return Work(step, fronts, cards=cards, deck=deck)
-    empty = collection.empty_cards(col)
     cards = tuple(cid for row, h in present for cid, ord_, _ in h.cards
                   if ord_ + 1 in row.empty and cid in empty)
     return Work(step, fronts, cards=cards)
@@ -198,6 +201,8 @@ def _apply(col, project: Project, compiled: Compiled, package: Path,
             sync = "normal sync"
         if output.server_message:
             notes.append(f"the sync server says: {output.server_message}")
+        if output.new_endpoint and key is not None and key.stored:
+            credentials.moved(output.new_endpoint)  # the server says where to go next time
     elif any(w.cards for w in todo.of(pending.MOVE)):
         notes.append("cards whose deck changed were not moved: a move needs a sync right "
                      "before it, so no review from the phone is undone; 'deck pending' "
