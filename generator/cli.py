@@ -214,7 +214,7 @@ def ids_command(source, media, check_only) -> None:
 def push_command(source, media, profile, collection_path, base, no_sync, dry_run,
                  allow_full_sync) -> None:
     """Build, then apply the build to your Anki collection and sync it to your devices."""
-    from generator import build, push
+    from generator import build, pending, push
 
     if profile and collection_path:
         raise click.UsageError("choose one of --profile and --collection")
@@ -223,7 +223,8 @@ def push_command(source, media, profile, collection_path, base, no_sync, dry_run
         collection=collection_path, profile=profile, base=base, sync=not no_sync,
         dry_run=dry_run, allow_full_sync=allow_full_sync))
     # what the push itself did is no longer a step left to do in Anki
-    done = () if dry_run else ("W803", "W805") + (("W802",) if result.moved else ())
+    done = () if dry_run else tuple(pending.FINDING[a] for a in (
+        pending.DELETE, pending.EMPTY, *((pending.MOVE,) if result.moved else ())))
     _echo(report.findings(chosen(compiled.diagnostics, (), done), project.source), err=True)
     _echo(report.push_plan(result) if dry_run else report.pushed(result))
 

@@ -19,6 +19,8 @@ from generator.model import Lock, LockEntry, SourcePos
 from generator.search import notes_search, notetype_of, words_search
 
 DELETE, MOVE, EMPTY = "delete", "move", "empty"
+# the finding that announces each kind of step
+FINDING = {DELETE: "W803", MOVE: "W802", EMPTY: "W805"}
 _HOW = {
     DELETE: "in Anki's browser, search, select all, then Notes > Delete",
     MOVE: "in Anki's browser, search, select all, then Cards > Change Deck",
@@ -205,7 +207,7 @@ def findings(notes, removed, retyped, broken: set[str]) -> list[Diagnostic]:
             old is not None and note.row.clozes) else []
         if gone:
             numbers = ", ".join(f"c{n}" for n in gone)
-            found.append(Diagnostic(note.card.pos, "W805", (
+            found.append(Diagnostic(note.card.pos, FINDING[EMPTY], (
                 f"cloze {numbers} taken out: Anki keeps its card, with its reviews, as an "
                 "empty card; after importing, Tools > Empty Cards deletes it ('deck pending' "
                 "lists it)" if len(gone) == 1 else
@@ -214,7 +216,7 @@ def findings(notes, removed, retyped, broken: set[str]) -> list[Diagnostic]:
                 "pending' lists them)")))
     for (_, old, new), group in moved.items():
         count = f" ({len(group)} cards of this file)" if len(group) > 1 else ""
-        found.append(Diagnostic(group[0].card.pos, "W802", (
+        found.append(Diagnostic(group[0].card.pos, FINDING[MOVE], (
             f"deck changed from '{old}' to '{new}'{count}; an import does not move existing "
             "cards: 'deck pending' shows how to move them in Anki")))
     for note, entry in retyped:
@@ -234,7 +236,7 @@ def findings(notes, removed, retyped, broken: set[str]) -> list[Diagnostic]:
             message = (f"card '{short(entry.front_text)}' was removed from the sources; an "
                        "import does not delete notes: 'deck pending' shows how to delete it "
                        "in Anki")
-        found.append(Diagnostic(SourcePos(entry.file, 1), "W803", message))
+        found.append(Diagnostic(SourcePos(entry.file, 1), FINDING[DELETE], message))
     return found
 
 
