@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import sqlite3
 import sys
 import time
@@ -225,7 +226,13 @@ def backup(col, where: Where) -> Path:
     """Anki's own backup (a `.colpkg` of the collection, no media) in the profile's
     `backups/` folder, as Anki keeps them; raises DeckError when none was written."""
     folder = where.folder / "backups"
-    before = set(_backups(folder))
+    before = _backups(folder)
+    # Anki names a backup after the second it is made in: one made in the same second as
+    # an earlier one (two pushes in a row) would overwrite it, so wait for the next second
+    deadline = time.monotonic() + 1.5
+    while (any(mtime // 10**9 == time.time_ns() // 10**9 for mtime in before.values())
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         made = col.create_backup(backup_folder=str(folder), force=True,
@@ -233,18 +240,19 @@ def backup(col, where: Where) -> Path:
     except Exception as error:  # a full disk, a read-only folder
         raise DeckError(f"cannot back up the collection into '{folder}': {error}; nothing "
                         "was changed") from None
-    new = [p for p in _backups(folder) if p not in before]
+    new = [p for p, mtime in _backups(folder).items() if before.get(p) != mtime]
     if not made or not new:
         raise DeckError(f"Anki's backend wrote no backup into '{folder}'; nothing was "
                         "changed")
     return max(new, key=lambda p: p.stat().st_mtime)
 
 
-def _backups(folder: Path) -> list[Path]:
+def _backups(folder: Path) -> dict[Path, int]:
+    """The backups in `folder`, with their modification times (ns)."""
     try:
-        return [p for p in folder.iterdir() if p.suffix == ".colpkg"]
+        return {p: p.stat().st_mtime_ns for p in folder.iterdir() if p.suffix == ".colpkg"}
     except OSError:
-        return []
+        return {}
 
 
 def import_package(col, package: Path, merge_notetypes: bool = False):
@@ -280,8 +288,10 @@ def sync_with_media(col, auth, timeout: float = MEDIA_TIMEOUT) -> tuple[Any, int
 
 
 def _count(text: str) -> int:
-    digits = "".join(c for c in str(text) if c.isdigit())
-    return int(digits) if digits else 0
+    """The files uploaded, from the backend's progress text ("Added: 1↑ 0↓"): its first
+    number (the digits of both counts run together would read "10")."""
+    found = re.search(r"\d+", str(text))
+    return int(found.group()) if found else 0
 
 
 def required(output) -> str:
