@@ -694,3 +694,27 @@ def test_without_the_backend_push_and_login_say_how_to_install_it(tmp_path):
     assert "pip install" in INSTALL and "[push]" in INSTALL
     assert collection.read_bytes() == before
     assert not (tmp_path / "config").exists()
+
+
+def test_refuses_a_damaged_collection_and_changes_no_byte(world):
+    w = world
+    w.desktop_path.write_bytes(b"this is not an Anki collection, it was cut short\0" * 20)
+    before = w.desktop_path.read_bytes()
+    code, out, err = w.push()
+    assert code == 2 and not out, (code, out, err)
+    assert err.startswith(f"deck: error: cannot open '{w.desktop_path}'")
+    assert "Check Database" in err and err.endswith("nothing was changed\n"), err
+    assert w.desktop_path.read_bytes() == before
+    assert not (w.tmp / "backups").exists()
+
+
+def test_a_backup_that_cannot_be_written_stops_the_push(world):
+    """As on a full disk: the backup fails, so nothing else happens."""
+    w = world.setup(phone=False)
+    backups = w.tmp / "backups"
+    for made in backups.iterdir():
+        made.unlink()
+    backups.rmdir()
+    backups.write_text("a file where the backups folder should be")
+    err = refused(w, says="cannot back up the collection into")
+    assert str(backups) in err
