@@ -294,6 +294,19 @@ def _count(text: str) -> int:
     return int(found.group()) if found else 0
 
 
+def full_upload(col, auth, server_media_usn: int, timeout: float = MEDIA_TIMEOUT) -> None:
+    """This collection replaces the server's (`--allow-full-sync`), as Anki's "upload"
+    button does: the backend closes the collection, sends it, and it is opened again."""
+    col.close_for_full_sync()
+    try:
+        col.full_upload_or_download(auth=auth, server_usn=server_media_usn, upload=True)
+    finally:
+        col.reopen(after_full_sync=True)
+    deadline = time.monotonic() + timeout
+    while col.media_sync_status().active and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def required(output) -> str:
     """What a sync reply asks for: 'none', 'normal' or 'full'."""
     kinds = type(output).ChangesRequired

@@ -193,8 +193,9 @@ def _apply(col, project: Project, compiled: Compiled, package: Path,
                                         pulling=False)
         needed = collection.required(output)
         if needed == "full" and options.allow_full_sync:
-            col.full_upload_or_download(auth=auth, server_usn=None, upload=True)
-            sync = "one-way sync: uploaded; every other device downloads the whole collection"
+            collection.full_upload(col, auth, output.server_media_usn)
+            sync = ("one-way sync: uploaded; every other device downloads the whole "
+                    "collection, and reviews they had not synced are lost")
         elif needed == "full":
             sync = "not synced: the server asks for a one-way sync; sync in Anki to choose"
         else:
@@ -254,6 +255,7 @@ def _reshaped(names: tuple[str, ...]) -> str:
     listed = ", ".join(f"'{n}'" for n in names)
     return (f"the note type{'s' if len(names) > 1 else ''} {listed} in the collection "
             "differ in fields or templates from this tool's: importing would skip their "
-            "notes as conflicting, and changing them needs a one-way sync (every device "
-            "downloads the whole collection again, and reviews not yet synced from a phone "
-            "are lost). Pass --allow-full-sync to do it; nothing was changed")
+            "notes as conflicting. Merging them keeps fields added in Anki with a normal "
+            "sync, but bringing back a field or template of this tool's needs a one-way sync "
+            "(every device downloads the whole collection again, and reviews not yet synced "
+            "from a phone are lost). Pass --allow-full-sync to allow it; nothing was changed")

@@ -448,6 +448,64 @@ def test_refuses_a_change_of_our_note_type_without_allow_full_sync(world):
     assert "Pass --allow-full-sync" in err and "one-way sync" in err
 
 
+def _reshape_and_sync(w: World, change) -> None:
+    """`change` our note type in the desktop collection, as a user would in Anki, then
+    sync one-way (that change needs it)."""
+    with w.desktop() as d:
+        change(d.col, d.col.models.by_name("Markdown Basic"))
+        auth = d.col.sync_login(USER, PASSWORD, w.server)
+        out = d.col.sync_collection(auth=auth, sync_media=False)
+        full_sync(d.col, auth, out.server_media_usn, upload=True)
+    Reply, full = _required_names()
+    reply = w.phone.col.sync_collection(auth=w.p_auth, sync_media=True)
+    full_sync(w.phone.col, w.p_auth, reply.server_media_usn, upload=False)
+
+
+def _fields(col) -> list[str]:
+    return [f["name"] for f in col.models.by_name("Markdown Basic")["flds"]]
+
+
+def test_allow_full_sync_restores_our_note_type_at_the_cost_it_names(world):
+    """A field of ours removed in Anki: the import brings it back, which needs a one-way
+    sync; with --allow-full-sync the push uploads and says what that costs."""
+    w = world.setup()
+
+    def remove_source(col, model):
+        col.models.remove_field(model, model["flds"][2])
+        col.models.update_dict(model)
+
+    _reshape_and_sync(w, remove_source)
+    refused(w, says="differ in fields or templates")  # (it makes an edit to push)
+    code, out, err = w.push("--allow-full-sync")
+    assert code == 0, (out, err)
+    assert ("one-way sync: uploaded; every other device downloads the whole collection, and "
+            "reviews they had not synced are lost") in out
+    with w.desktop() as d:
+        assert _fields(d.col) == ["Front", "Back", "Source"] and not d.col.schema_changed()
+    Reply, full = _required_names()
+    reply = w.phone.col.sync_collection(auth=w.p_auth, sync_media=True)
+    assert reply.required in full, reply_name(reply.required)
+    full_sync(w.phone.col, w.p_auth, reply.server_media_usn, upload=False)
+    assert _fields(w.phone.col) == ["Front", "Back", "Source"]
+    assert any("An n-dimensional array." in w.phone.col.get_note(n)["Back"]
+               for n in w.phone.col.find_notes(""))
+
+
+def test_allow_full_sync_keeps_a_field_the_user_added_with_a_normal_sync(world):
+    """A field added to our note type in Anki: merging keeps it, and needs no one-way
+    sync; the notes update in place."""
+    w = world.setup()
+    _reshape_and_sync(w, lambda col, model: add_field(col, "Markdown Basic"))
+    edit(w.ml, "An n-dimensional array of numbers.", "An n-dimensional array.")
+    code, out, err = w.push("--allow-full-sync")
+    assert code == 0 and "; normal sync" in out, (out, err)
+    normal_sync(w.phone.col, w.p_auth, "phone")
+    for col in (w.phone.col,):
+        assert _fields(col) == ["Front", "Back", "Source", "Extra"]
+        assert any("An n-dimensional array." in col.get_note(n)["Back"]
+                   for n in col.find_notes(""))
+
+
 # --- 4. the backup restores ------------------------------------------------------------------
 
 def restore(backup: Path, into: Path) -> Path:
