@@ -11,7 +11,7 @@ A stage is a function of values; what flows between them:
 from __future__ import annotations
 
 from generator import lock as lockfile
-from generator import pending, speedups
+from generator import kept, pending, speedups
 from generator.cache import Cache, FileResult, Staging
 from generator.check import check_project
 from generator.diagnostics import BuildFailed, Diagnostic, Severity, has_errors
@@ -67,7 +67,8 @@ def compile_project(project: Project, now: int, progress: Progress | None = None
                         fresh=tuple(fresh),
                         notetype_mods=lockfile.notetype_mods(state.lock, hashes, now),
                         id_base=state.lock.id_base or now * 1000, css=style,
-                        mirrored=state.mirrored, read=state.lock)
+                        mirrored=state.mirrored, read=state.lock,
+                        kept=kept.types_now(state.lock.kept, assignment.notes, style, now))
 
 
 def _cache(project: Project, enabled: bool = True) -> Cache:

@@ -225,10 +225,10 @@ class Cache:
 
 
 def output_digest(notes: tuple[Note, ...], media: tuple[MediaFile, ...], id_base: int,
-                  css: str, notetype_mods: dict[int, int]) -> str:
+                  css: str, notetype_mods: dict[int, int], kept: tuple = ()) -> str:
     """Everything a package's bytes depend on, this tool's own code included."""
     h = hashlib.sha256(f"{package_version()}\0{id_base}\0{css}\0"
-                       f"{sorted(notetype_mods.items())}\0".encode())
+                       f"{sorted(notetype_mods.items())}\0{kept!r}\0".encode())
     for note in notes:
         h.update(f"{note.guid}\0{note.mod}\0{note.keys.content}\0{note.card.deck}\n".encode())
     for item in media:

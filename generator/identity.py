@@ -340,7 +340,10 @@ def _note(i: int, rendered: RenderedCard, matching: _Matching, reworded, now: in
                     kind=str.__str__(card.kind), field=rendered.fields[0],
                     after=matching.after.get(i, entry.after if entry is not None else ""),
                     was=was, clozes=clozes,
-                    moved_from=moved_from if moved_from != card.deck else "", empty=empty)
+                    moved_from=moved_from if moved_from != card.deck else "", empty=empty,
+                    # an adopted note stays under the user's own note type
+                    kept=entry.kept if entry is not None else 0,
+                    extra=entry.extra if entry is not None else ())
     return Note(guid, rendered, mod, status, keys, entry,
                 entry.front_text if i in reworded and entry is not None else None, row)
 

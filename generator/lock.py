@@ -11,7 +11,7 @@ from pathlib import Path
 
 from generator.diagnostics import DeckError
 from generator.identity import digest, upgraded_project
-from generator.model import Lock, LockEntry, nfc
+from generator.model import KeptType, Lock, LockEntry, nfc
 
 LOCK_NAME = "deck.lock"
 VERSION = 2
@@ -88,7 +88,27 @@ def _lock(head: dict, rows: list[LockEntry]) -> Lock:
         raise ValueError(f"the project value is not a string: {project!r}")
     if not project and id_base:
         project = upgraded_project(id_base)
-    return Lock(id_base=id_base, notes=tuple(rows), notetypes=notetypes, project=project)
+    return Lock(id_base=id_base, notes=tuple(rows), notetypes=notetypes, project=project,
+                kept=_kept(head.get("kept", {})))
+
+
+def _kept(records: dict) -> tuple[KeptType, ...]:
+    """The user's note types of adopted notes, checked like rows."""
+    kept = []
+    for key, r in sorted(records.items()):
+        name, shape, data, mod = r["name"], r["shape"], r["data"], r["mod"]
+        if not (str is type(name) is type(shape) is type(data) and type(mod) is int
+                and shape in ("basic", "reversed", "optional", "cloze")):
+            raise ValueError(f"an adopted note type has a wrong value: {key}")
+        kept.append(KeptType(int(key), name, shape, data, mod, str(r.get("hash", "")),
+                             r.get("styled") is True))
+    return tuple(kept)
+
+
+def kept_json(kept: tuple[KeptType, ...]) -> dict:
+    return {str(k.id): {"name": k.name, "shape": k.shape, "data": k.data, "mod": k.mod,
+                        "hash": k.hash, **({"styled": True} if k.styled else {})}
+            for k in kept}
 
 
 def _parse_lines(text: str, error: json.JSONDecodeError) -> Lock | None:
@@ -144,8 +164,13 @@ def _reconciled(heads: list[dict], rows: list[LockEntry], markers: int) -> Lock:
             if key not in notetypes or int(record["mod"]) > int(notetypes[key]["mod"]):
                 notetypes[key] = record
     project = next((h["project"] for h in heads if h.get("project")), "")
-    lock = _lock({"id_base": heads[0]["id_base"], "notetypes": notetypes, "project": project},
-                 list(chosen.values()))
+    kept: dict[str, dict] = {}
+    for head in heads:
+        for key, record in head.get("kept", {}).items():
+            if key not in kept or int(record["mod"]) > int(kept[key]["mod"]):
+                kept[key] = record
+    lock = _lock({"id_base": heads[0]["id_base"], "notetypes": notetypes, "project": project,
+                  "kept": kept}, list(chosen.values()))
     how = "conflict markers" if markers else "both sides' rows"
     message = (f"the lock held a git merge's {how}; kept all {len(chosen)} identities from "
                f"both sides" + (f" ({len(both)} changed on both: kept the newer)" if both
@@ -157,7 +182,8 @@ def merge(*locks: Lock) -> Lock:
     """Every identity any of `locks` knows, the newer row where they differ."""
     heads = [{"id_base": lock.id_base, "project": lock.project,
               "notetypes": {str(n): {"hash": h, "mod": m, "shape": s}
-                            for n, h, m, s in lock.notetypes}} for lock in locks]
+                            for n, h, m, s in lock.notetypes},
+              "kept": kept_json(lock.kept)} for lock in locks]
     return replace(_reconciled(heads, [e for lock in locks for e in lock.notes], 0),
                    reconciled="")
 
@@ -181,10 +207,13 @@ def _entry(row: dict, nfc_only: bool = False) -> LockEntry:
         after, moved_from, was = get("after", ""), get("moved_from", ""), _texts(get("was", []))
         if not str is type(after) is type(moved_from):
             raise ValueError(f"a note entry has a wrong value: {json.dumps(row)[:80]}")
+        kept = get("kept", 0)
+        if type(kept) is not int:
+            raise ValueError(f"a note entry has a wrong value: {json.dumps(row)[:80]}")
         entry = LockEntry(guid, file, deck, front, back, content, mod, text, kind, field,
                           search, get("removed") is True, after, was,
                           _numbers(get("clozes", [])), get("delete") is True, moved_from,
-                          _numbers(get("empty", [])))
+                          _numbers(get("empty", [])), kept, _texts(get("extra", [])))
     if not nfc_only and not all(unicodedata.is_normalized("NFC", t)
                                 for t in (text, deck, file, *was)):
         # written from a file saved in NFD before sources were normalised: the front's hash
@@ -229,7 +258,8 @@ def notetype_mods(lock: Lock, hashes: dict[int, str], now: int) -> dict[int, int
 # --- writing ----------------------------------------------------------------------------
 
 def render_lock(rows, id_base: int, hashes: dict[int, str], mods: dict[int, int],
-                shapes: dict[int, str], project: str, parsed: Lock | None = None) -> str:
+                shapes: dict[int, str], project: str, parsed: Lock | None = None,
+                kept: tuple[KeptType, ...] = ()) -> str:
     """Stable JSON with one note per line, so git diffs show which cards changed (and git's
     `union` merge keeps both sides' lines for `read` to reconcile). A row that is still the
     very entry of the lock as `parsed` keeps the line it was parsed from (a tenth of a rebuild went
@@ -237,6 +267,8 @@ def render_lock(rows, id_base: int, hashes: dict[int, str], mods: dict[int, int]
     head = {"version": VERSION, "id_base": id_base, "project": project,
             "notetypes": {str(k): {"hash": hashes[k], "mod": mods[k], "shape": shapes[k]}
                           for k in sorted(hashes)}}
+    if kept:
+        head["kept"] = kept_json(kept)
     known = {id(e): (e, text) for e, text in zip(parsed.notes, parsed.lines)} if parsed else {}
 
     def line(row: LockEntry) -> str:
@@ -251,7 +283,8 @@ def rewritten(lock: Lock, rows) -> str:
     """The text of `lock` with other rows (the same note types and ids)."""
     return render_lock(rows, lock.id_base, {n: h for n, h, _, _ in lock.notetypes},
                        {n: m for n, _, m, _ in lock.notetypes},
-                       {n: s for n, _, _, s in lock.notetypes}, lock.project)
+                       {n: s for n, _, _, s in lock.notetypes}, lock.project,
+                       kept=lock.kept)
 
 
 _QUOTE = json.encoder.encode_basestring  # a JSON string, non-ASCII kept as is (C speed)
@@ -280,6 +313,10 @@ def row_json(e: LockEntry) -> str:
         text += f', "moved_from": {q(e.moved_from)}'
     if e.empty:
         text += f', "empty": {list(e.empty)}'
+    if e.kept:
+        text += f', "kept": {int(e.kept)}'
+    if e.extra:
+        text += ', "extra": [' + ", ".join(map(q, e.extra)) + "]"
     return text + "}"
 
 

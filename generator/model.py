@@ -170,6 +170,24 @@ class LockEntry:
     delete: bool = False  # removed, and not yet deleted in Anki (a pending step)
     moved_from: str = ""  # the deck its cards still sit in, in Anki (a pending step)
     empty: tuple[int, ...] = ()  # cloze numbers whose cards Anki keeps empty (a pending step)
+    kept: int = 0  # adopted: the id of the user's own note type it stays under (0: ours)
+    extra: tuple[str, ...] = ()  # adopted: its fields beyond the front and back, verbatim
+
+
+@by_constructor
+@dataclass(frozen=True, slots=True)
+class KeptType:
+    """A note type of the user's, kept as the collection had it when its notes were adopted:
+    a package carrying it unchanged (same id, fields, templates) updates those notes in
+    place; under any other note type Anki would skip them as conflicting."""
+
+    id: int
+    name: str
+    shape: str  # basic | reversed | optional | cloze
+    data: str  # the note type as the collection held it (JSON, Anki's legacy form)
+    mod: int  # the time packaged: moves only when what is packaged changes
+    hash: str = ""  # of what was last packaged
+    styled: bool = False  # this tool's CSS is appended (once a note of it is rendered here)
 
 
 @by_constructor
@@ -181,6 +199,7 @@ class Lock:
     project: str = ""  # random, made once: new GUIDs are unique to the project
     reconciled: str = ""  # what reading a merged (conflicted) lock did, if it was one
     lines: tuple[str, ...] = ()  # each note's line as read, when the file is as written
+    kept: tuple[KeptType, ...] = ()  # the user's note types of adopted notes
 
 
 @by_constructor
@@ -244,6 +263,7 @@ class Compiled:
     shapes: dict[int, str]  # note type shapes (fields and templates)
     mirrored: bool = False  # this machine's memory was the lock as read
     read: Lock | None = None  # the lock as read: its unchanged rows keep their lines
+    kept: tuple[KeptType, ...] = ()  # the user's note types of adopted notes, as packaged
 
     @functools.cached_property
     def lock_text(self) -> str:
@@ -251,7 +271,8 @@ class Compiled:
         from generator import lock as lockfile
 
         return lockfile.render_lock(self.rows, self.id_base, self.hashes,
-                                    self.notetype_mods, self.shapes, self.project, self.read)
+                                    self.notetype_mods, self.shapes, self.project, self.read,
+                                    kept=self.kept)
 
     @functools.cached_property
     def steps(self) -> tuple[Step, ...]:

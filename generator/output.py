@@ -27,14 +27,15 @@ def write(project: Project, compiled: Compiled, cache: Cache, started: float) ->
 
     target = project.output or default_output(project, compiled.notes)
     digest = output_digest(compiled.notes, compiled.media, compiled.id_base, compiled.css,
-                           compiled.notetype_mods)
+                           compiled.notetype_mods, compiled.kept)
     _refuse_read_only_lock(project, compiled)
     try:
         # unchanged sources, untouched package: its bytes would be the same, skip the write
         if not cache.same_output(target, digest):
             target.parent.mkdir(parents=True, exist_ok=True)
             package.write(target, compiled.notes, compiled.media, _layout(compiled, cache),
-                          compiled.id_base, meanwhile=lambda: compiled.lock_text)
+                          compiled.id_base, meanwhile=lambda: compiled.lock_text,
+                          kept=compiled.kept)
     except OSError as error:  # named by its target: the temporary file is ours, not theirs
         raise DeckError(f"cannot write '{shown(target)}': "
                         f"{_not_a_folder(target) or error.strerror or error}") from None
@@ -94,9 +95,11 @@ def _layout(compiled: Compiled, cache: Cache):
     from generator import package
 
     decks = tuple(package.all_decks({n.card.deck for n in compiled.notes}))
-    inputs = (decks, compiled.css, sorted(compiled.notetype_mods.items()), compiled.id_base)
+    inputs = (decks, compiled.css, sorted(compiled.notetype_mods.items()), compiled.id_base,
+              compiled.kept)
     return cache.value("layout", inputs, lambda: package.layout(
-        decks, compiled.css, compiled.notetype_mods, compiled.id_base), package.Layout)
+        decks, compiled.css, compiled.notetype_mods, compiled.id_base, compiled.kept),
+        package.Layout)
 
 
 def _refuse_read_only_lock(project: Project, compiled: Compiled) -> None:

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 from generator import atomic
+from generator import kept as keptmod
 from generator.cloze import cloze_numbers
-from generator.model import Kind, MediaFile, Note, temporary_prefix
+from generator.model import KeptType, Kind, MediaFile, Note, temporary_prefix
 from generator.notetypes import BY_KIND, NoteType
 
 
@@ -95,8 +96,8 @@ class Layout:
 
 
 def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
-           id_base: int) -> Layout:
-    """`decks` as `all_decks` gives them."""
+           id_base: int, kept: tuple[KeptType, ...] = ()) -> Layout:
+    """`decks` as `all_decks` gives them; `kept`: the user's note types of adopted notes."""
     import genanki
     from genanki.apkg_col import APKG_COL
     from genanki.apkg_schema import APKG_SCHEMA
@@ -116,6 +117,8 @@ def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
               for model in models}
     for key, model in stored.items():
         model["mod"] = notetype_mods.get(int(key), model["mod"])
+    for k in kept:
+        stored[str(k.id)] = keptmod.model(k, css)
     # indexes are built after the rows go in: faster than keeping them up to date
     tables, mark, indexes = APKG_SCHEMA.partition("CREATE INDEX")
     return Layout(tables=tables, indexes=mark + indexes, col=APKG_COL,
@@ -124,13 +127,14 @@ def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
 
 
 def write(path: Path, notes: tuple[Note, ...], media: tuple[MediaFile, ...],
-          collection: Layout, id_base: int, meanwhile: Callable[[], object] | None = None) -> None:
+          collection: Layout, id_base: int, meanwhile: Callable[[], object] | None = None,
+          kept: tuple[KeptType, ...] = ()) -> None:
     """Write the package to a temporary file beside `path`, then rename it into place.
     `meanwhile` runs here while another thread compresses (zlib lets go of the GIL)."""
     temporary: list[Path] = []
     try:
         db_path = _temporary(path, ".db", temporary)
-        _write_db(db_path, notes, collection, id_base)
+        _write_db(db_path, notes, collection, id_base, kept)
         with atomic.replacing(path) as tmp:
             if meanwhile is None:
                 _write_zip(tmp, db_path, media)
@@ -183,28 +187,41 @@ def sweep(path: Path) -> None:
             pass
 
 
-def _write_db(db_path: Path, notes, collection: Layout, id_base: int) -> None:
+def _write_db(db_path: Path, notes, collection: Layout, id_base: int,
+              kept: tuple[KeptType, ...] = ()) -> None:
     """The collection genanki laid out, then the notes and cards with one statement each,
     each note with its own time (genanki's per-note path stamps them all with one time
     and costs most of a build)."""
+    model_ids = {kind: notetype.id for kind, notetype in BY_KIND.items()}
+    by_id = {k.id: (k, keptmod.field_count(k)) for k in kept}
+
+    def shaped(note: Note) -> tuple[int, tuple[str, ...] | list[str], tuple[int, ...]]:
+        """The note's note type, fields and card ordinals: ours, or its own (adopted)."""
+        found = by_id.get(note.row.kept) if note.row is not None and note.row.kept else None
+        if found is None:
+            return model_ids[note.card.kind], note.rendered.fields, card_ords(note)
+        k, count = found
+        packaged = keptmod.fields(note, k, count)
+        return k.id, packaged, keptmod.ords(note, k, packaged)
+
     def numbered():
         """Each note with its id and its cards' (ids counted from the recorded base, a note's
         id first, then its cards', as genanki counts)."""
         ids = itertools.count(id_base)
         for note in notes:
             nid = next(ids)
-            yield note, nid, [(next(ids), ord_) for ord_ in card_ords(note)]
+            mid, packaged, ords = shaped(note)
+            yield note, nid, [(next(ids), ord_) for ord_ in ords], mid, packaged
 
     # rows are generated as they are inserted: 100,000 notes never sit in memory twice
-    model_ids = {kind: notetype.id for kind, notetype in BY_KIND.items()}
-    note_rows = ((nid, note.guid, model_ids[note.card.kind], note.mod, -1,
+    note_rows = ((nid, note.guid, mid, note.mod, -1,
                   f" {' '.join(note.card.tags)} " if note.card.tags else "",
-                  "\x1f".join(note.rendered.fields), note.rendered.fields[0], 0, 0, "")
-                 for note, nid, _ in numbered())
+                  "\x1f".join(packaged), packaged[0], 0, 0, "")
+                 for note, nid, _, mid, packaged in numbered())
     # a new card's `due` is its position in the new-card queue: the order written
     card_rows = ((cid, nid, deck_id(note.card.deck), ord_, note.mod, -1, 0, 0, position, 0, 0,
                   0, 0, 0, 0, 0, 0, "")
-                 for position, (note, nid, cards) in enumerate(numbered(), 1)
+                 for position, (note, nid, cards, _, _) in enumerate(numbered(), 1)
                  for cid, ord_ in cards)
 
     db_path.unlink()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import collection, credentials, pending
+from generator import kept as keptmod
 from generator.diagnostics import BuildFailed, DeckError, has_errors
 from generator.model import Compiled, LockEntry
 from generator.notetypes import BY_KIND, BY_TYPE_ID
@@ -82,14 +83,16 @@ def plan(col, compiled: Compiled) -> Plan:
     steps = compiled.steps
     guids = {n.guid for n in compiled.notes} | {g for s in steps for g in s.guids}
     held = collection.held(col, guids)
-    ours = {nt.id for nt in BY_KIND.values()}
+    kept = {k.id: k for k in compiled.kept}  # the user's note types of adopted notes
+    ours = {nt.id for nt in BY_KIND.values()} | set(kept)
     new, updated, conflicting, unchanged = [], [], [], 0
     for note in compiled.notes:
         found = held.get(note.guid)
         front = note.keys.text
         if found is None:
             new.append(front)
-        elif found.mid != BY_KIND[note.card.kind].id:
+        elif found.mid != ((note.row.kept if note.row is not None else 0)
+                           or BY_KIND[note.card.kind].id):
             conflicting.append(front)
         elif note.mod > found.mod:  # Anki's "update if newer"
             updated.append(front)
@@ -101,7 +104,11 @@ def plan(col, compiled: Compiled) -> Plan:
     work = tuple(_work(col, step, rows, held, ours, empty or set()) for step in steps)
     shapes = collection.notetype_shapes(col, ours)
     reshaped = tuple(BY_TYPE_ID[nid].name for nid, shape in shapes.items()
-                     if shape != _shape(nid))
+                     if nid in BY_TYPE_ID and shape != _shape(nid))
+    changed = tuple(kept[nid].name for nid, shape in shapes.items()
+                    if nid in kept and shape != keptmod.shape(kept[nid]))
+    if changed:
+        raise DeckError(_changed_in_anki(changed))
     return Plan(tuple(new), tuple(updated), unchanged, tuple(conflicting), work, reshaped)
 
 
@@ -249,6 +256,15 @@ def _mark_done(project: Project, done: Plan, moved_too: bool) -> None:
     chosen = [s for s in steps if s.id in finished]
     if chosen:
         pending.write_done(project.lock_path, lock, chosen, project.memory_path)
+
+
+def _changed_in_anki(names: tuple[str, ...]) -> str:
+    listed = ", ".join(f"'{n}'" for n in names)
+    return (f"your note type{'s' if len(names) > 1 else ''} {listed}, whose notes this "
+            "project adopted, changed its fields or templates in Anki since: importing "
+            "would skip those notes as conflicting or make 'Basic+'-like copies: undo the "
+            "change in Anki (Tools > Manage Note Types), then push again; nothing was "
+            "changed")
 
 
 def _reshaped(names: tuple[str, ...]) -> str:
