@@ -229,6 +229,46 @@ def push_command(source, media, profile, collection_path, base, no_sync, dry_run
     _echo(report.push_plan(result) if dry_run else report.pushed(result))
 
 
+@cli.command("adopt")
+@click.argument("package", required=False, metavar="[PACKAGE.apkg]")
+@click.option("--profile", metavar="NAME", help="Anki profile (default: the last one used).")
+@click.option("--collection", "collection_path", metavar="PATH",
+              help="A collection.anki2 file, instead of a profile's.")
+@click.option("--base", metavar="DIR", help="Anki's data folder (default: ANKI_BASE, or the "
+              "platform's).")
+@click.option("--deck", metavar="NAME", help="Only this deck and its sub-decks.")
+@click.option("--search", default="", metavar="QUERY", help="Only the notes an Anki search "
+              "finds.")
+@click.option("--into", "into", metavar="DIR", default="source", show_default=True,
+              help="The source folder to write the Markdown into.")
+@media_option
+@click.option("--dry-run", is_flag=True, help="Say what would be adopted; write nothing.")
+def adopt_command(package, profile, collection_path, base, deck, search, into, media,
+                  dry_run) -> None:
+    """Take over cards you already have in Anki: Markdown for each, reviews kept."""
+    from pathlib import Path
+
+    from generator import adoption, build
+
+    if sum(map(bool, (package, profile, collection_path))) > 1:
+        raise click.UsageError("choose one of PACKAGE, --profile and --collection")
+    if deck and search:
+        raise click.UsageError("choose one of --deck and --search")
+    if not Path(into).is_dir():
+        if dry_run:  # nothing is written, the folder included
+            from generator.project import Project
+
+            cwd = Path.cwd().resolve()
+            project = Project(cwd, cwd / into, (cwd / (media or "media")).resolve(), None)
+        else:
+            Path(into).mkdir(parents=True)
+    if Path(into).is_dir():
+        project = build.load_project(into, media)
+    result = adoption.run(project, package, collection_path, profile, base, deck, search,
+                          dry_run)
+    _echo(report.adopted(result))
+
+
 @cli.command("login")
 @click.option("--endpoint", metavar="URL", envvar="ANKI_SYNC_ENDPOINT",
               help="A self-hosted sync server (default: AnkiWeb; or ANKI_SYNC_ENDPOINT).")

@@ -255,12 +255,14 @@ def _backups(folder: Path) -> dict[Path, int]:
         return {}
 
 
-def import_package(col, package: Path, merge_notetypes: bool = False):
+def import_package(col, package: Path, merge_notetypes: bool = False,
+                   with_scheduling: bool = False):
     """Import as Anki desktop does by default (update notes and note types "if newer",
     no scheduling); the import log."""
     mod = backend()
     options = col._backend.get_import_anki_package_presets()
     options.merge_notetypes = merge_notetypes
+    options.with_scheduling = with_scheduling
     result = col.import_anki_package(mod.ImportAnkiPackageRequest(
         package_path=str(package), options=options))
     col.models._clear_cache()  # note types as the import left them

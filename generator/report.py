@@ -148,3 +148,27 @@ def pushed(result) -> list[str]:
 def _target(result) -> str:
     where = result.where
     return f"profile '{where.profile}'" if where.base is not None else f"'{where.collection}'"
+
+
+def adopted(result) -> list[str]:
+    verb = "would adopt" if result.dry_run else "adopted"
+    lines = [f"{verb} {counted(result.notes, 'note')} into "
+             f"{counted(len(result.files), 'file')}"
+             + (f", {counted(len(result.media), 'media file')} copied into media/"
+                if result.media else "")
+             + (f" (under your note types: {', '.join(result.kept_types)})"
+                if result.kept_types else "")]
+    lines += [f"  {rel}" for rel in result.files]
+    if result.kept_html:
+        lines.append(f"{counted(len(result.kept_html), 'note')} keep some HTML Markdown "
+                     "cannot say (shown as it is):")
+        lines += [f"  '{short(front)}': {short(what, 80)}" for front, what in result.kept_html]
+    if result.notices:
+        lines += [f"  '{short(front)}': {message}" for front, message in result.notices]
+    if result.skipped:
+        lines.append(f"{counted(len(result.skipped), 'note')} not adopted:")
+        lines += [f"  {s.guid}: {s.reason}" for s in result.skipped]
+    if not result.dry_run and result.notes:
+        lines.append("next: 'deck build' (Anki then updates nothing: the cards are as they "
+                     "were), edit the Markdown, build or push as usual")
+    return lines
