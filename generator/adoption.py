@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator import adopt, atomic, memory
+from generator import adopt, adopt_sources, atomic, memory
 from generator import kept as keptmod
 from generator import lock as lockfile
 from generator.diagnostics import BuildFailed, DeckError, has_errors
@@ -43,7 +43,7 @@ def adopt_notes(project: Project, notes: list[adopt.Existing], skipped: list[ado
 
     existing = {p.relative_to(project.source).as_posix()
                 for p in project.source.rglob("*.md")} if project.source.is_dir() else set()
-    written = adopt.markdown_sources(notes, existing)
+    written = adopt_sources.markdown_sources(notes, existing)
     copies = _media_copies(written.media, media_folder, project.media)
     fronts = {n.guid: written.fronts[n.guid][1] for n in notes if n.guid in written.fronts}
     result = Adopted(len(fronts), tuple(rel for rel, _ in written.files),

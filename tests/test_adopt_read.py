@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import adopt
+from generator import adopt, adopt_sources
 from generator.check import check_card
 from generator.diagnostics import DeckError
 from generator.media import MediaResolver
@@ -278,7 +278,7 @@ def test_read_package_through_a_throwaway_collection(user, tmp_path):
 # --- Markdown -----------------------------------------------------------------------------
 
 def _written_project(user, tmp_path, notes, existing=()) -> tuple[adopt.Written, Path]:
-    written = adopt.markdown_sources(notes, set(existing))
+    written = adopt_sources.markdown_sources(notes, set(existing))
     root = tmp_path / "project"
     (root / "media").mkdir(parents=True)
     (root / "source").mkdir()
@@ -333,7 +333,7 @@ def test_markdown_sources_parse_back_as_the_same_notes(user, tmp_path):
 
 def test_markdown_sources_layout(user, tmp_path):
     notes, _ = adopt.read(user.col)
-    written = adopt.markdown_sources(notes)
+    written = adopt_sources.markdown_sources(notes)
     files = dict(written.files)
     assert sorted(files) == ["Biology/cells.md", "Physics & Co/waves.md", "biology.md",
                              "maths_stats-a-b-c.md", "maths_stats.md", "mathsxstats.md",
@@ -384,7 +384,7 @@ def test_a_deck_title_that_markdown_would_change_goes_in_front_matter():
     kept = adopt.Kept(1, "Basic", "basic", json.dumps({"flds": [{"name": "Front"},
                                                                 {"name": "Back"}]}))
     notes = [adopt.Existing("g1", 1, kept, "Top::C ##", 1, ("q", "a"), ())]
-    written = adopt.markdown_sources(notes)
+    written = adopt_sources.markdown_sources(notes)
     assert written.files == (("Top/c.md", '---\ndeck: "C ##"\n---\n\n## q\n\na\n'),)
     cards, diagnostics = parse_file(*written.files[0])
     assert [c.deck for c in cards] == ["Top::C ##"] and diagnostics == ()
