@@ -33,6 +33,8 @@ class Adopted:
     kept_types: tuple[str, ...]  # names of the user's note types kept
     dry_run: bool = False
     notices: tuple[tuple[str, str], ...] = ()  # (front or GUID, what the writer had to say)
+    converted: int = 0  # notes moved to this tool's note types (--convert)
+    backup: Path | None = None  # made before converting
 
 
 def adopt_notes(project: Project, notes: list[adopt.Existing], skipped: list[adopt.Skipped],
@@ -130,7 +132,7 @@ def _lock_text(compiled, notes: list[adopt.Existing], written) -> str:
 
 def run(project: Project, source: str | None, collection_path: str | None,
         profile: str | None, base: str | None, deck: str | None, search: str,
-        dry_run: bool) -> Adopted:
+        dry_run: bool, convert: bool = False) -> Adopted:
     """`deck adopt`: read the notes (from a collection, Anki closed; or from an exported
     `.apkg`, imported into a throwaway collection, never the user's) and adopt them."""
     import tempfile
@@ -150,11 +152,62 @@ def run(project: Project, source: str | None, collection_path: str | None,
                                                 deck=deck, known_guids=known,
                                                 own_notetype_ids=own)
             return adopt_notes(project, notes, skipped, Path(tmp), dry_run)
+    if convert and source is not None:
+        raise DeckError("--convert changes note types inside a collection: adopt from the "
+                        "collection (Anki closed), not from a package")
     where = collection.locate(collection_path, profile, base)
     with collection.opened(where) as col:
         notes, skipped = adopt.read(col, search=search, deck=deck, known_guids=known,
                                     own_notetype_ids=own)
-        return adopt_notes(project, notes, skipped, Path(col.media.dir()), dry_run)
+        result = adopt_notes(project, notes, skipped, Path(col.media.dir()), dry_run)
+        if not convert or dry_run or not result.notes:
+            return result
+        return _convert(col, where, project, notes, result)
+
+
+def _convert(col, where, project: Project, notes: list[adopt.Existing],
+             result: Adopted) -> Adopted:
+    """`--convert`: the adopted notes move to this tool's note types inside the collection
+    (ids, schedules and reviews stay; a schema change: one full sync), and their lock rows
+    become ordinary ones, to be rendered by the next build."""
+    import json
+    import time
+
+    from generator import collection, package
+    from generator.notetypes import BY_KIND, css
+    from generator.model import Kind
+
+    lock = lockfile.read(project.lock_path)
+    assert lock is not None  # adopt_notes wrote it
+    rows = {row.guid: row for row in lock.notes}
+    groups: dict[tuple[int, int], list[int]] = {}
+    mapping: dict[tuple[int, int], tuple[list[int], list[int] | None]] = {}
+    for note in notes:
+        row = rows.get(note.guid)
+        if row is None or not row.kept:
+            continue
+        kind = Kind(row.kind)
+        target = BY_KIND[kind].id
+        groups.setdefault((note.kept.id, target), []).append(note.note_id)
+        mapping[(note.kept.id, target)] = ([0, 1, -1], None if kind is Kind.CLOZE else
+                                           [0, 1] if kind is Kind.REVERSED else [0])
+    laid_out = json.loads(package.layout((), css(), {}, lock.id_base).models)
+    backup = collection.backup(col, where)
+    collection.convert(col, groups, {int(k): v for k, v in laid_out.items()}, mapping)
+    now = int(time.time())
+    converted = {g for g, r in rows.items() if r.kept}
+    # the next build renders them anew: a time past the conversion's makes Anki take it
+    new_rows = tuple(replace(r, kept=0, extra=(), content="converted", mod=now)
+                     if r.guid in converted else r for r in lock.notes)
+    text = lockfile.render_lock(new_rows, lock.id_base,
+                                {n: h for n, h, _, _ in lock.notetypes},
+                                {n: m for n, _, m, _ in lock.notetypes},
+                                {n: s for n, _, _, s in lock.notetypes}, lock.project,
+                                kept=())
+    atomic.write(project.lock_path, text, keep_mode=True)
+    memory.remember(project.memory_path, text)
+    return replace(result, converted=sum(len(ids) for ids in groups.values()),
+                   backup=backup)
 
 
 def _notetype(kept: adopt.Kept) -> dict:

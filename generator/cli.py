@@ -243,8 +243,11 @@ def push_command(source, media, profile, collection_path, base, no_sync, dry_run
               help="The source folder to write the Markdown into.")
 @media_option
 @click.option("--dry-run", is_flag=True, help="Say what would be adopted; write nothing.")
+@click.option("--convert", is_flag=True, help="Also move the notes to this tool's note types "
+              "inside the collection, for one look everywhere: a one-way sync to every "
+              "device.")
 def adopt_command(package, profile, collection_path, base, deck, search, into, media,
-                  dry_run) -> None:
+                  dry_run, convert) -> None:
     """Take over cards you already have in Anki: Markdown for each, reviews kept."""
     from pathlib import Path
 
@@ -265,7 +268,7 @@ def adopt_command(package, profile, collection_path, base, deck, search, into, m
     if Path(into).is_dir():
         project = build.load_project(into, media)
     result = adoption.run(project, package, collection_path, profile, base, deck, search,
-                          dry_run)
+                          dry_run, convert)
     _echo(report.adopted(result))
 
 

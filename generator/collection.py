@@ -309,6 +309,32 @@ def full_upload(col, auth, server_media_usn: int, timeout: float = MEDIA_TIMEOUT
         time.sleep(0.05)
 
 
+def convert(col, notes: dict[tuple[int, int], list[int]], ours: dict[int, dict],
+            mapping: dict[tuple[int, int], tuple[list[int], list[int] | None]]) -> None:
+    """Move notes to this tool's note types inside the collection (`deck adopt --convert`):
+    ids, schedules and review logs stay; it is a schema change (one full sync).
+    `notes`: (old note type id, new note type id) -> note ids, keyed like `mapping`, which
+    gives each pair's new fields and templates as old ordinals (-1: none)."""
+    from anki.utils import to_json_bytes
+
+    for nid, data in ours.items():  # this tool's note types, with their own ids
+        if col.models.get(nid) is None:
+            col._backend.add_or_update_notetype(json=to_json_bytes(data),
+                                                preserve_usn_and_mtime=True, skip_checks=False)
+    col.models._clear_cache()
+    for (old, target), note_ids in notes.items():
+        fields, templates = mapping[(old, target)]
+        request = col.models.change_notetype_info(old_notetype_id=old,
+                                                  new_notetype_id=target).input
+        request.note_ids.extend(note_ids)
+        del request.new_fields[:]
+        request.new_fields.extend(fields)
+        if templates is not None:
+            del request.new_templates[:]
+            request.new_templates.extend(templates)
+        col.models.change_notetype_of_notes(request)
+
+
 def required(output) -> str:
     """What a sync reply asks for: 'none', 'normal' or 'full'."""
     kinds = type(output).ChangesRequired

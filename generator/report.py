@@ -168,7 +168,15 @@ def adopted(result) -> list[str]:
     if result.skipped:
         lines.append(f"{counted(len(result.skipped), 'note')} not adopted:")
         lines += [f"  {s.guid}: {s.reason}" for s in result.skipped]
-    if not result.dry_run and result.notes:
+    if result.converted:
+        lines.append(f"moved {counted(result.converted, 'note')} to this tool's note types in "
+                     "the collection (reviews kept): this needs a one-way sync. Open Anki, "
+                     "sync and choose Upload; every other device then downloads the whole "
+                     "collection, losing reviews it has not synced yet")
+        lines.append(f"backup: {result.backup}")
+        lines.append("next: 'deck build' and import (or 'deck push' after that sync): the "
+                     "notes take this tool's rendering")
+    elif not result.dry_run and result.notes:
         lines.append("next: 'deck build' (Anki then updates nothing: the cards are as they "
                      "were), edit the Markdown, build or push as usual")
     return lines

@@ -246,3 +246,33 @@ def test_adopted_notes_push_and_sync_to_the_phone_without_a_full_sync(
     assert after[0] == phone_before[0] and after[1] == phone_before[1]  # cards, revlog
     assert after[2:] == phone_before[2:]  # no schema change, no note type added
     phone.close()
+
+
+def test_convert_moves_notes_to_our_note_types_keeping_every_review(tmp_path, run):
+    anki = user_collection(tmp_path / "user.anki2")
+    before = state(anki.col)
+    anki.close()
+    root = make_project(tmp_path, {})
+    code, out, err = run(root, "adopt", "--collection", str(tmp_path / "user.anki2"),
+                         "--convert")
+    assert code == 0, (out, err)
+    assert "moved 6 notes to this tool's note types in the collection (reviews kept): this " \
+        "needs a one-way sync" in out
+    anki = Anki(tmp_path / "user.anki2")
+    converted = state(anki.col)
+    assert converted[0] == before[0] and converted[1] == before[1]  # cards and revlog
+    assert converted[2] != before[2]  # the schema changed: the one-way sync it said
+    names = {anki.col.models.get(anki.col.get_note(n).mid)["name"]
+             for n in anki.col.find_notes("-\"note:Three Cards\"")}
+    assert names == {"Markdown Basic", "Markdown Reversed", "Markdown Cloze"}
+    anki.close()
+    assert run(root, "build", "-o", "out.apkg")[0] == 0
+    anki = Anki(tmp_path / "user.anki2")
+    log = anki.import_package(root / "out.apkg")
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (0, 6, 0), log
+    after = state(anki.col)
+    assert after[:3] == converted[:3]  # the import changed no card, review or schema
+    [nid] = anki.col.find_notes("nucleus")
+    assert "<strong>nucleus</strong>" in anki.col.get_note(nid)["Front"]  # our rendering
+    assert anki.col.get_note(nid)["Source"]
+    anki.close()
