@@ -10,7 +10,7 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
-from generator.cloze import MAX_CLOZE, OPENING, cloze_number
+from generator.cloze import MAX_CLOZE, OPENING, cloze_number, cloze_numbers
 from generator.diagnostics import Diagnostic
 from generator.model import Kind, RenderedCard, SourcePos
 
@@ -147,6 +147,12 @@ def _cloze_problems(text: str) -> list[tuple[str, str]]:
             problems.append(("W603", f"'::' inside cloze {name} starts its hint: Anki "
                              "shows only what stands before it as the answer; keep '::' "
                              "outside the cloze, or use it only to add a hint"))
+    if not problems and not cloze_numbers(text):
+        # Anki reads clozes in the field's text: one only inside code (or split by HTML)
+        # makes no card, and the note would sit in the collection with none
+        problems.append(("E604", "this cloze card makes no card in Anki: its '{{c1::' is "
+                         "inside code or split by formatting, where Anki does not see it; "
+                         "write the cloze outside the code"))
     gaps = _gaps(sorted(numbers))
     if gaps:
         problems.append(("W602", f"cloze numbers skip {gaps}; Anki makes one card per "

@@ -167,3 +167,14 @@ def test_cloze_numbers_are_the_cards_anki_makes():
     text = ("{{c3::a}} {{c1::b}} {{c3::c}} {{c0::zero}} {{C2::capital}} {{c65535::last}} "
             "{{c65536::past}} {{c99999999999999999999::huge}} {{c2:single colon}}")
     assert cloze_numbers(text) == [1, 3, MAX_CLOZE]
+
+
+def test_a_cloze_only_inside_code_is_an_error_not_a_note_without_cards(tmp_path):
+    """Found by the fuzz test: `{{c1::` in a fence made the card a cloze card whose text
+    Anki reads no cloze in, so the import made a note with no card at all."""
+    root = make_project(tmp_path, {"a.md": "## 0\n```PY\n{{c1::\n"})
+    diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
+    assert [(d.code, str(d.pos)) for d in diagnostics] == [("E604", "a.md:1:1")]
+    assert "makes no card in Anki" in diagnostics[0].message
+    root = make_project(tmp_path / "2", {"a.md": "## Code\n\n`{{c1::x}}` and {{c1::y}}\n"})
+    assert not build.compile_project(build.load_project(cwd=root), NOW).diagnostics
