@@ -276,3 +276,25 @@ def test_convert_moves_notes_to_our_note_types_keeping_every_review(tmp_path, ru
     assert "<strong>nucleus</strong>" in anki.col.get_note(nid)["Front"]  # our rendering
     assert anki.col.get_note(nid)["Source"]
     anki.close()
+
+
+def test_push_refuses_when_an_adopted_note_type_changed_in_anki(tmp_path, run):
+    user_collection(tmp_path / "user.anki2").close()
+    root = make_project(tmp_path, {})
+    assert run(root, "adopt", "--collection", str(tmp_path / "user.anki2"))[0] == 0
+    anki = Anki(tmp_path / "user.anki2")
+    model = anki.col.models.by_name("Basic")
+    anki.col.models.add_field(model, anki.col.models.new_field("Source"))
+    anki.col.models.update_dict(model)
+    before = state(anki.col)
+    anki.close()
+    [path] = [p for p in (root / "source").rglob("*.md") if "nucleus" in p.read_text()]
+    path.write_text(path.read_text().replace("genes", "genes and RNA"))
+    code, out, err = run(root, "push", "--collection", str(tmp_path / "user.anki2"))
+    assert code == 2 and not out, (out, err)
+    assert "your note type 'Basic', whose notes this project adopted, changed its fields or " \
+        "templates in Anki since" in err and "nothing was changed" in err
+    anki = Anki(tmp_path / "user.anki2")
+    assert state(anki.col) == before
+    assert not any("Basic+" in m["name"] for m in anki.col.models.all())
+    anki.close()
