@@ -89,16 +89,29 @@ def _media_copies(media: tuple[tuple[str, str], ...], folder: Path | None,
     """(file in the collection's media folder, name in media/) for each file a note shows;
     a different file already under that name is an error (nothing is overwritten)."""
     copies = []
+    missing = []
     for name, dest in media:
         source = folder / name if folder is not None else None
         if source is None or not source.is_file():
-            continue  # a note showing a file the collection lacks: the build says so
+            if not name.lower().endswith(_SOUNDS):  # an image the build would not find
+                missing.append(name)
+            continue
         there = target / dest
         if there.exists() and _digest(there) != _digest(source):
             raise DeckError(f"'media/{dest}' exists and differs from the collection's "
                             f"'{name}'; move it away and adopt again; nothing was written")
         copies.append((source, dest))
+    if missing:
+        raise DeckError(f"the collection's media folder has no '{missing[0]}'"
+                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                        + ", which adopted notes show: Anki's Tools > Check Media lists such "
+                        "files; restore them, or leave those notes out with --search; "
+                        "nothing was written")
     return copies
+
+
+_SOUNDS = (".mp3", ".ogg", ".oga", ".wav", ".m4a", ".aac", ".flac", ".opus", ".webm", ".mp4",
+           ".spx", ".3gp", ".mov", ".mkv", ".avi", ".mpg", ".mpeg")
 
 
 def _digest(path: Path) -> str:
@@ -111,6 +124,7 @@ def _lock_text(compiled, notes: list[adopt.Existing], written) -> str:
     by_place = {(n.card.pos.path, n.card.pos.line): n for n in compiled.notes}
     rows = {row.guid: row for row in compiled.rows}
     kept: dict[int, KeptType] = {k.id: k for k in compiled.kept}
+    matched: set[int] = set()
     for note in notes:
         if note.guid not in written.fronts:
             continue  # not written (said in the notices)
@@ -121,10 +135,23 @@ def _lock_text(compiled, notes: list[adopt.Existing], written) -> str:
                             "writing it; nothing was written")
         row: LockEntry = built.row
         rows.pop(row.guid, None)
+        if built.previous is not None:
+            # the build took a note this project had for this card (the same front, a card
+            # removed or reworded): that note stays known, and goes, as any removed one
+            old = built.previous
+            rows[old.guid] = replace(old, removed=True,
+                                     delete=old.delete or not old.removed)
         rows[note.guid] = replace(row, guid=note.guid, mod=note.mod, kept=note.kept.id,
-                                  extra=tuple(note.fields[2:]))
+                                  extra=tuple(note.fields[2:]), after="", was=(),
+                                  moved_from="", empty=(), removed=False, delete=False)
+        matched.add(id(built))
         if note.kept.id not in kept:
             kept[note.kept.id] = keptmod.adopted(_notetype(note.kept), note.kept.shape)
+    files = {nfc(rel) for rel, _ in written.files}
+    stray = [n for n in compiled.notes if n.card.pos.path in files and id(n) not in matched]
+    if stray:  # a card of a written file that is no adopted note would be a duplicate
+        raise DeckError(f"'{stray[0].card.pos}' does not read back as the note it was "
+                        f"written for ({len(stray)} card(s)); nothing was written")
     return lockfile.render_lock(tuple(rows.values()), compiled.id_base, compiled.hashes,
                                 compiled.notetype_mods, compiled.shapes, compiled.project,
                                 kept=tuple(kept[k] for k in sorted(kept)))
@@ -143,6 +170,9 @@ def run(project: Project, source: str | None, collection_path: str | None,
     lock = lockfile.read(project.lock_path) if project.lock_path.exists() else None
     known = frozenset(e.guid for e in lock.notes) if lock is not None else frozenset()
     own = frozenset(nt.id for nt in BY_KIND.values())
+    if convert and source is not None:
+        raise DeckError("--convert changes note types inside a collection: adopt from the "
+                        "collection (Anki closed), not from a package")
     if source is not None:
         package = Path(source).expanduser()
         if not package.is_file():
@@ -152,20 +182,19 @@ def run(project: Project, source: str | None, collection_path: str | None,
                                                 deck=deck, known_guids=known,
                                                 own_notetype_ids=own)
             return adopt_notes(project, notes, skipped, Path(tmp), dry_run)
-    if convert and source is not None:
-        raise DeckError("--convert changes note types inside a collection: adopt from the "
-                        "collection (Anki closed), not from a package")
     where = collection.locate(collection_path, profile, base)
     with collection.opened(where) as col:
         notes, skipped = adopt.read(col, search=search, deck=deck, known_guids=known,
                                     own_notetype_ids=own)
+        # the backup comes before anything is written: if it fails, nothing was
+        backup = collection.backup(col, where) if convert and notes and not dry_run else None
         result = adopt_notes(project, notes, skipped, Path(col.media.dir()), dry_run)
-        if not convert or dry_run or not result.notes:
+        if backup is None or not result.notes:
             return result
-        return _convert(col, where, project, notes, result)
+        return _convert(col, project, notes, replace(result, backup=backup))
 
 
-def _convert(col, where, project: Project, notes: list[adopt.Existing],
+def _convert(col, project: Project, notes: list[adopt.Existing],
              result: Adopted) -> Adopted:
     """`--convert`: the adopted notes move to this tool's note types inside the collection
     (ids, schedules and reviews stay; a schema change: one full sync), and their lock rows
@@ -192,22 +221,22 @@ def _convert(col, where, project: Project, notes: list[adopt.Existing],
         mapping[(note.kept.id, target)] = ([0, 1, -1], None if kind is Kind.CLOZE else
                                            [0, 1] if kind is Kind.REVERSED else [0])
     laid_out = json.loads(package.layout((), css(), {}, lock.id_base).models)
-    backup = collection.backup(col, where)
     collection.convert(col, groups, {int(k): v for k, v in laid_out.items()}, mapping)
     now = int(time.time())
-    converted = {g for g, r in rows.items() if r.kept}
+    # only this run's notes moved; earlier adoptions keep their own note types
+    converted = {n.guid for n in notes if n.guid in rows and rows[n.guid].kept}
     # the next build renders them anew: a time past the conversion's makes Anki take it
     new_rows = tuple(replace(r, kept=0, extra=(), content="converted", mod=now)
                      if r.guid in converted else r for r in lock.notes)
+    used = {r.kept for r in new_rows if r.kept}
     text = lockfile.render_lock(new_rows, lock.id_base,
                                 {n: h for n, h, _, _ in lock.notetypes},
                                 {n: m for n, _, m, _ in lock.notetypes},
                                 {n: s for n, _, _, s in lock.notetypes}, lock.project,
-                                kept=())
+                                kept=tuple(k for k in lock.kept if k.id in used))
     atomic.write(project.lock_path, text, keep_mode=True)
     memory.remember(project.memory_path, text)
-    return replace(result, converted=sum(len(ids) for ids in groups.values()),
-                   backup=backup)
+    return replace(result, converted=sum(len(ids) for ids in groups.values()))
 
 
 def _notetype(kept: adopt.Kept) -> dict:

@@ -14,14 +14,28 @@ from generator.cloze import cloze_numbers
 from generator.model import Kind, KeptType, Note, Status
 
 
-def types_now(kept: tuple[KeptType, ...], notes, style: str, now: int) -> tuple[KeptType, ...]:
-    """The kept note types as this build packages them."""
+def style() -> str:
+    """What is appended to a kept note type: the code colours only (class-scoped), never
+    the card's own look, which the user's other notes of that type share."""
+    from generator import highlight
+
+    return highlight.css()
+
+
+def types_now(kept: tuple[KeptType, ...], notes, rows, now: int) -> tuple[KeptType, ...]:
+    """The kept note types as this build packages them (those a lock row still names)."""
     rendered_here = {n.row.kept for n in notes
                      if n.row is not None and n.row.kept and n.status is not Status.UNCHANGED}
+    named = {row.kept for row in rows if row.kept}
+    if not named:
+        return ()
+    appended = style()
     out = []
     for k in kept:
+        if k.id not in named:
+            continue
         styled = k.styled or k.id in rendered_here
-        digest = _fingerprint(k.data, style if styled else "")
+        digest = _fingerprint(k.data, appended if styled else "")
         mod = k.mod if digest == k.hash or not k.hash else max(now, k.mod + 1)
         out.append(KeptType(k.id, k.name, k.shape, k.data, mod, digest, styled))
     return tuple(out)
@@ -38,11 +52,11 @@ def _fingerprint(data: str, style: str) -> str:
     return hashlib.sha256(f"{data}\0{style}".encode()).hexdigest()[:16]
 
 
-def model(k: KeptType, style: str) -> dict:
+def model(k: KeptType) -> dict:
     """The note type's JSON as the package's collection stores it."""
     data = json.loads(k.data)
     if k.styled:
-        data["css"] = f"{data.get('css', '')}\n/* markdown-anki-deck */\n{style}"
+        data["css"] = f"{data.get('css', '')}\n/* markdown-anki-deck: code colours */\n{style()}"
     data["mod"] = k.mod
     return data
 

@@ -118,7 +118,7 @@ def layout(decks: tuple[str, ...], css: str, notetype_mods: dict[int, int],
     for key, model in stored.items():
         model["mod"] = notetype_mods.get(int(key), model["mod"])
     for k in kept:
-        stored[str(k.id)] = keptmod.model(k, css)
+        stored[str(k.id)] = keptmod.model(k)
     # indexes are built after the rows go in: faster than keeping them up to date
     tables, mark, indexes = APKG_SCHEMA.partition("CREATE INDEX")
     return Layout(tables=tables, indexes=mark + indexes, col=APKG_COL,

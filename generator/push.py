@@ -154,8 +154,8 @@ def push(project: Project, options: Options) -> tuple[Result, Compiled]:
         if first.reshaped and not options.allow_full_sync:
             raise DeckError(_reshaped(first.reshaped))
         if first.nothing:
-            return Result(first, where, unchanged=first.unchanged,
-                          sync="nothing to sync"), compiled
+            return Result(first, where, unchanged=first.unchanged, sync="nothing to sync",
+                          notes=_conflicts(first)), compiled
         assert package is not None
         return _apply(col, project, compiled, package, where, options), compiled
 
@@ -187,7 +187,7 @@ def _apply(col, project: Project, compiled: Compiled, package: Path,
     if emptied:
         col.remove_cards_and_orphaned_notes(emptied)
     full = collection.counters(col)[1] != schema
-    notes = []
+    notes: list[str] = []
     if full and not options.allow_full_sync:
         raise DeckError(f"this push changed the collection in a way that needs a one-way sync, "
                         f"so it was not synced: restore '{backup}' (File > Switch Profile, "
@@ -215,12 +215,21 @@ def _apply(col, project: Project, compiled: Compiled, package: Path,
         notes.append("cards whose deck changed were not moved: a move needs a sync right "
                      "before it, so no review from the phone is undone; 'deck pending' "
                      "keeps the step")
+    notes += list(_conflicts(todo))
     _mark_done(project, todo, moved_too=auth is not None)
     counted = len(log.new) + len(log.updated) + len(log.conflicting)
     return Result(todo, where, new=len(log.new), updated=len(log.updated),
                   unchanged=len(compiled.notes) - counted, deleted=len(deleted), moved=moved,
                   emptied=len(emptied), sync=sync, media=media, backup=backup,
                   notes=tuple(notes))
+
+
+def _conflicts(plan: Plan) -> tuple[str, ...]:
+    if not plan.conflicting:
+        return ()
+    return (f"{len(plan.conflicting)} card(s) left alone: in the collection a note of another "
+            f"note type has their identity (first: '{plan.conflicting[0]}'), so Anki skips "
+            "them as conflicting",)
 
 
 def _key(where: collection.Where) -> credentials.Key | None:

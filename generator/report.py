@@ -132,7 +132,8 @@ def push_plan(result) -> list[str]:
 def pushed(result) -> list[str]:
     if result.plan.nothing and result.backup is None:
         return [f"pushed to {_target(result)}: nothing to do, the collection has this build "
-                f"({result.unchanged} notes unchanged); nothing was changed or synced"]
+                f"({result.unchanged} notes unchanged); nothing was changed or synced",
+                *result.notes]
     line = (f"pushed to {_target(result)}: {result.new} new, {result.updated} updated, "
             f"{result.unchanged} unchanged, {result.deleted} deleted, {result.moved} moved"
             + (f", {result.emptied} empty cards removed" if result.emptied else "")

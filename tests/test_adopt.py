@@ -298,3 +298,33 @@ def test_push_refuses_when_an_adopted_note_type_changed_in_anki(tmp_path, run):
     assert state(anki.col) == before
     assert not any("Basic+" in m["name"] for m in anki.col.models.all())
     anki.close()
+
+
+def test_a_later_convert_moves_only_its_own_notes(tmp_path, run):
+    """Found in review: converting one deck rewrote every adopted row in the lock, so the
+    notes adopted earlier became conflicting for good."""
+    user_collection(tmp_path / "user.anki2").close()
+    root = make_project(tmp_path, {})
+    col = str(tmp_path / "user.anki2")
+    assert run(root, "adopt", "--collection", col, "--deck", "Code")[0] == 0
+    code, out, err = run(root, "adopt", "--collection", col, "--deck", "Bio", "--convert")
+    assert code == 0 and "moved 5 notes to this tool's note types" in out, (out, err)
+    assert run(root, "build", "-o", "out.apkg")[0] == 0
+    anki = Anki(tmp_path / "user.anki2")
+    log = anki.import_package(root / "out.apkg")
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (0, 5, 0), log
+    [code_note] = anki.col.find_notes("Print")
+    assert anki.col.models.get(anki.col.get_note(code_note).mid)["name"] == "Basic"
+    anki.close()
+
+
+def test_convert_needs_a_collection_and_missing_media_stops_before_writing(tmp_path, run):
+    anki = user_collection(tmp_path / "user.anki2")
+    (Path(anki.col.media.dir()) / "cell.png").unlink()
+    anki.close()
+    root = make_project(tmp_path, {})
+    code, out, err = run(root, "adopt", str(tmp_path / "x.apkg"), "--convert")
+    assert code == 2 and "adopt from the collection" in err
+    code, out, err = run(root, "adopt", "--collection", str(tmp_path / "user.anki2"))
+    assert code == 2 and "has no 'cell.png'" in err and "nothing was written" in err
+    assert not any((root / "source").iterdir()) and not any((root / "media").iterdir())
