@@ -151,7 +151,7 @@ def opened(where: Where) -> Iterator[Any]:
         text = str(error)
         if "already open" in text:
             raise AnkiOpen("Anki has this collection open: close Anki (or switch to another "
-                           "profile in it) and push again; nothing was changed") from None
+                           "profile in it) and run the command again; nothing was changed") from None
         if "FileTooNew" in repr(error) or "too new" in text.lower():
             raise DeckError(f"'{where.collection}' was written by a newer Anki than this "
                             "tool's backend: upgrade the `anki` package; nothing was "

@@ -160,9 +160,13 @@ def adopted(result) -> list[str]:
              + (f" (under your note types: {', '.join(result.kept_types)})"
                 if result.kept_types else "")]
     lines += [f"  {rel}" for rel in result.files]
+    if not result.notes and not result.skipped:
+        lines.append("no notes found: check the deck's name or the search (as in Anki's "
+                     "browser)")
     if result.kept_html:
-        lines.append(f"{counted(len(result.kept_html), 'note')} keep some HTML Markdown "
-                     "cannot say (shown as it is):")
+        kept = len({front for front, _ in result.kept_html})
+        lines.append(f"{counted(kept, 'note')} with HTML that Markdown cannot say, kept as "
+                     "HTML:")
         lines += [f"  '{short(front)}': {short(what, 80)}" for front, what in result.kept_html]
     if result.notices:
         lines += [f"  '{short(front)}': {message}" for front, message in result.notices]

@@ -358,7 +358,7 @@ def test_refuses_while_another_process_has_the_collection_open(world):
         code, out, err = w.push()
         assert code == 2 and not out, (code, out, err)
         assert err == ("deck: error: Anki has this collection open: close Anki (or switch to "
-                       "another profile in it) and push again; nothing was changed\n")
+                       "another profile in it) and run the command again; nothing was changed\n")
         assert sorted(w.tmp.glob("desktop.anki2*")) == files
         assert {p: p.read_bytes() for p in files} == held, "a refused open changed bytes"
         assert sorted((w.tmp / "backups").iterdir()) == backups, "a backup was made"
