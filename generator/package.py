@@ -210,7 +210,11 @@ def _write_db(db_path: Path, notes, collection: Layout, id_base: int,
         ids = itertools.count(id_base)
         for note in notes:
             nid = next(ids)
-            mid, packaged, ords = shaped(note)
+            if by_id:
+                mid, packaged, ords = shaped(note)
+            else:  # no adopted notes: the usual case, without a call per note
+                mid, packaged = model_ids[note.card.kind], note.rendered.fields
+                ords = card_ords(note)
             yield note, nid, [(next(ids), ord_) for ord_ in ords], mid, packaged
 
     # rows are generated as they are inserted: 100,000 notes never sit in memory twice
