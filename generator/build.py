@@ -68,8 +68,7 @@ def compile_project(project: Project, now: int, progress: Progress | None = None
                         notetype_mods=lockfile.notetype_mods(state.lock, hashes, now),
                         id_base=state.lock.id_base or now * 1000, css=style,
                         mirrored=state.mirrored, read=state.lock,
-                        kept=kept.types_now(state.lock.kept, assignment.notes,
-                                            assignment.rows, now))
+                        kept=kept.types_now(state.lock.kept, assignment.rows))
 
 
 def _cache(project: Project, enabled: bool = True) -> Cache:

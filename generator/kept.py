@@ -1,8 +1,10 @@
 """Adopted notes under the user's own note types (`deck adopt`): what a package carries for
-them. The note type goes out as the collection had it (same id, fields and templates),
-because Anki updates a note in place only under its own note type; this tool's CSS is
-appended once a note of it is rendered here (CSS changes are safe to sync). Its time moves
-only when what is packaged changes, so the first build after adopting updates nothing.
+them. The note type goes out as the collection had it when adopting (same id, fields and
+templates, and its own time), because Anki updates a note in place only under its own
+note type; that time is never moved, so an import never replaces the note type itself: a
+template or styling the user changes in Anki afterwards stays. (This tool's code colours
+are therefore not added to it: code in an edited adopted note shows in the note type's
+own colours; `deck adopt --convert` gives one look everywhere.)
 """
 
 from __future__ import annotations
@@ -11,52 +13,28 @@ import hashlib
 import json
 
 from generator.cloze import cloze_numbers
-from generator.model import Kind, KeptType, Note, Status
+from generator.model import Kind, KeptType, Note
 
 
-def style() -> str:
-    """What is appended to a kept note type: the code colours only (class-scoped), never
-    the card's own look, which the user's other notes of that type share."""
-    from generator import highlight
-
-    return highlight.css()
-
-
-def types_now(kept: tuple[KeptType, ...], notes, rows, now: int) -> tuple[KeptType, ...]:
-    """The kept note types as this build packages them (those a lock row still names)."""
-    rendered_here = {n.row.kept for n in notes
-                     if n.row is not None and n.row.kept and n.status is not Status.UNCHANGED}
+def types_now(kept: tuple[KeptType, ...], rows) -> tuple[KeptType, ...]:
+    """The kept note types this build packages: those a lock row still names, exactly as
+    recorded. Never newer than the collection's copy, so an import never replaces the
+    user's note type (templates or styling they edit in Anki after adopting are theirs)."""
     named = {row.kept for row in rows if row.kept}
-    if not named:
-        return ()
-    appended = style()
-    out = []
-    for k in kept:
-        if k.id not in named:
-            continue
-        styled = k.styled or k.id in rendered_here
-        digest = _fingerprint(k.data, appended if styled else "")
-        mod = k.mod if digest == k.hash or not k.hash else max(now, k.mod + 1)
-        out.append(KeptType(k.id, k.name, k.shape, k.data, mod, digest, styled))
-    return tuple(out)
+    return tuple(k for k in kept if k.id in named)
 
 
 def adopted(notetype: dict, shape: str) -> KeptType:
-    """A note type as `deck adopt` records it: verbatim, unstyled, at its own time."""
+    """A note type as `deck adopt` records it: verbatim, at its own time."""
     data = json.dumps(notetype, sort_keys=True, ensure_ascii=False)
     return KeptType(int(notetype["id"]), str(notetype["name"]), shape, data,
-                    int(notetype.get("mod", 0)), _fingerprint(data, ""), False)
-
-
-def _fingerprint(data: str, style: str) -> str:
-    return hashlib.sha256(f"{data}\0{style}".encode()).hexdigest()[:16]
+                    int(notetype.get("mod", 0)),
+                    hashlib.sha256(data.encode()).hexdigest()[:16])
 
 
 def model(k: KeptType) -> dict:
     """The note type's JSON as the package's collection stores it."""
     data = json.loads(k.data)
-    if k.styled:
-        data["css"] = f"{data.get('css', '')}\n/* markdown-anki-deck: code colours */\n{style()}"
     data["mod"] = k.mod
     return data
 

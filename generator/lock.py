@@ -100,15 +100,13 @@ def _kept(records: dict) -> tuple[KeptType, ...]:
         if not (str is type(name) is type(shape) is type(data) and type(mod) is int
                 and shape in ("basic", "reversed", "optional", "cloze")):
             raise ValueError(f"an adopted note type has a wrong value: {key}")
-        kept.append(KeptType(int(key), name, shape, data, mod, str(r.get("hash", "")),
-                             r.get("styled") is True))
+        kept.append(KeptType(int(key), name, shape, data, mod, str(r.get("hash", ""))))
     return tuple(kept)
 
 
 def kept_json(kept: tuple[KeptType, ...]) -> dict:
     return {str(k.id): {"name": k.name, "shape": k.shape, "data": k.data, "mod": k.mod,
-                        "hash": k.hash, **({"styled": True} if k.styled else {})}
-            for k in kept}
+                        "hash": k.hash} for k in kept}
 
 
 def _parse_lines(text: str, error: json.JSONDecodeError) -> Lock | None:

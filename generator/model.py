@@ -185,9 +185,8 @@ class KeptType:
     name: str
     shape: str  # basic | reversed | optional | cloze
     data: str  # the note type as the collection held it (JSON, Anki's legacy form)
-    mod: int  # the time packaged: moves only when what is packaged changes
-    hash: str = ""  # of what was last packaged
-    styled: bool = False  # this tool's CSS is appended (once a note of it is rendered here)
+    mod: int  # its own time when adopted: never moved (an import must not replace it)
+    hash: str = ""  # of `data`
 
 
 @by_constructor

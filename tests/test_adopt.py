@@ -328,3 +328,25 @@ def test_convert_needs_a_collection_and_missing_media_stops_before_writing(tmp_p
     code, out, err = run(root, "adopt", "--collection", str(tmp_path / "user.anki2"))
     assert code == 2 and "has no 'cell.png'" in err and "nothing was written" in err
     assert not any((root / "source").iterdir()) and not any((root / "media").iterdir())
+
+
+def test_the_users_own_note_type_is_never_replaced_by_an_import(tmp_path, run):
+    """Styling changed in Anki after adopting stays, through an edit in Markdown (the
+    adopted copy of the note type is never newer than the collection's)."""
+    user_collection(tmp_path / "user.anki2").close()
+    root = make_project(tmp_path, {})
+    assert run(root, "adopt", "--collection", str(tmp_path / "user.anki2"))[0] == 0
+    anki = Anki(tmp_path / "user.anki2")
+    model = anki.col.models.by_name("Basic")
+    model["css"] += "\n.card { color: teal; }\n"
+    anki.col.models.update_dict(model)
+    anki.close()
+    [path] = [p for p in (root / "source").rglob("*.md") if "nucleus" in p.read_text()]
+    path.write_text(path.read_text().replace("genes", "genes and RNA"))
+    assert run(root, "build", "-o", "out.apkg")[0] == 0
+    anki = Anki(tmp_path / "user.anki2")
+    log = anki.import_package(root / "out.apkg")
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (0, 1, 0), log
+    anki.col.models._clear_cache()
+    assert "color: teal" in anki.col.models.by_name("Basic")["css"]
+    anki.close()
