@@ -283,15 +283,8 @@ def login_command(endpoint) -> None:
     username = os.environ.get("ANKI_SYNC_USERNAME") or click.prompt("user name (e-mail)")
     password = os.environ.get("ANKI_SYNC_PASSWORD") or click.prompt("password",
                                                                       hide_input=True)
-    try:
+    with collection.sync_errors("nothing was stored"):
         hkey, server = collection.login(username, password, endpoint or None)
-    except DeckError:
-        raise
-    except Exception as error:
-        said = collection.sync_failure(error)
-        if said is None:
-            raise
-        raise DeckError(f"{said}; nothing was stored") from None
     path = credentials.store(hkey, server, username)
     click.echo(f"logged in to {server or 'AnkiWeb'} as {username}; the sync key (not the "
                f"password) is in {path}")

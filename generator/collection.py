@@ -363,6 +363,21 @@ def auth(hkey: str, endpoint: str | None):
     return SyncAuth(hkey=hkey, endpoint=endpoint or None)
 
 
+@contextmanager
+def sync_errors(tail: str) -> Iterator[None]:
+    """A sync error (login, network, server, clock) as a DeckError saying it plainly and
+    then `tail` (what was or was not changed); any other error passes through."""
+    try:
+        yield
+    except DeckError:
+        raise
+    except Exception as error:
+        said = sync_failure(error)
+        if said is None:
+            raise
+        raise DeckError(f"{said}; {tail}") from None
+
+
 def sync_failure(error: Exception) -> str | None:
     """A sync error said plainly, or None when `error` is no sync error."""
     from anki.errors import NetworkError, SyncError, SyncErrorKind

@@ -20,6 +20,8 @@ def types_now(kept: tuple[KeptType, ...], rows) -> tuple[KeptType, ...]:
     """The kept note types this build packages: those a lock row still names, exactly as
     recorded. Never newer than the collection's copy, so an import never replaces the
     user's note type (templates or styling they edit in Anki after adopting are theirs)."""
+    if not kept:  # the usual lock: no pass over every row
+        return ()
     named = {row.kept for row in rows if row.kept}
     return tuple(k for k in kept if k.id in named)
 

@@ -238,17 +238,10 @@ def _key(where: collection.Where) -> credentials.Key | None:
 
 
 def _sync_or_refuse(run, pulling: bool):
-    try:
+    with collection.sync_errors("nothing was changed" if pulling else
+                                "the collection holds the push; sync in Anki to send it to "
+                                "your devices"):
         output = run()
-    except DeckError:
-        raise
-    except Exception as error:
-        said = collection.sync_failure(error)
-        if said is None:
-            raise
-        tail = ("nothing was changed" if pulling else
-                "the collection holds the push; sync in Anki to send it to your devices")
-        raise DeckError(f"{said}; {tail}") from None
     reply = output[0] if isinstance(output, tuple) else output
     if pulling and collection.required(reply) == "full":
         raise DeckError("the sync server asks for a one-way sync (one side was reset or "
@@ -267,9 +260,12 @@ def _mark_done(project: Project, done: Plan, moved_too: bool) -> None:
         pending.write_done(project.lock_path, lock, chosen, project.memory_path)
 
 
+def _note_types(names: tuple[str, ...]) -> str:
+    return f"note type{'s' if len(names) > 1 else ''} " + ", ".join(f"'{n}'" for n in names)
+
+
 def _changed_in_anki(names: tuple[str, ...]) -> str:
-    listed = ", ".join(f"'{n}'" for n in names)
-    return (f"your note type{'s' if len(names) > 1 else ''} {listed}, whose notes this "
+    return (f"your {_note_types(names)}, whose notes this "
             "project adopted, changed its fields or templates in Anki since: importing "
             "would skip those notes as conflicting or make 'Basic+'-like copies: undo the "
             "change in Anki (Tools > Manage Note Types), then push again; nothing was "
@@ -277,8 +273,7 @@ def _changed_in_anki(names: tuple[str, ...]) -> str:
 
 
 def _reshaped(names: tuple[str, ...]) -> str:
-    listed = ", ".join(f"'{n}'" for n in names)
-    return (f"the note type{'s' if len(names) > 1 else ''} {listed} in the collection "
+    return (f"the {_note_types(names)} in the collection "
             "differ in fields or templates from this tool's: importing would skip their "
             "notes as conflicting. Merging them keeps fields added in Anki with a normal "
             "sync, but bringing back a field or template of this tool's needs a one-way sync "

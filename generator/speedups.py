@@ -57,15 +57,14 @@ def exit_process(code: int) -> None:
     (freeing every module: markdown-it's, Pygments', genanki's); never under a profiler or
     a tracer (they write their report at exit), nor with exit handlers this module does not
     know (they would not run)."""
-    import logging
-
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:  # None: the descriptor was closed (`deck check >&-`)
                 stream.flush()
         except (OSError, ValueError):  # a closed pipe (`deck check | head`)
             pass
-    logging.shutdown()  # the one known handler that has anything to flush
+    if "logging" in sys.modules:  # (`deck --help` never imports it: not here either)
+        sys.modules["logging"].shutdown()  # the one known handler with anything to flush
     if (enabled("exit") and not _observed()
             and _exit_handlers() <= _known_handlers()):
         os._exit(code)
