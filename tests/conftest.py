@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,29 @@ import pytest
 from generator import build
 
 ROOT = Path(__file__).resolve().parent.parent
+# a valid 1x1 PNG, for cards that show an image
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
+                    "000049454e44ae426082")
+
+
+def compare_golden(path: Path, actual: str) -> None:
+    """`actual` against the golden file `path`, with a unified diff on failure; with
+    UPDATE_GOLDEN=1, writes it instead (review the diff in git)."""
+    import difflib
+
+    name = f"{path.parent.name}/{path.name}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(actual, encoding="utf-8", newline="\n")
+        return
+    if not path.exists():
+        pytest.fail(f"{name} is missing; run with UPDATE_GOLDEN=1 to write it")
+    expected = path.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = difflib.unified_diff(expected.splitlines(keepends=True),
+                                    actual.splitlines(keepends=True),
+                                    fromfile=f"{name} (expected)", tofile=f"{name} (actual)")
+        pytest.fail(f"{name} differs from the golden file:\n" + "".join(diff), pytrace=False)
 
 
 def make_project(tmp_path: Path, sources: dict[str, str], media: dict[str, bytes] | None = None
@@ -152,3 +180,63 @@ def anki_factory(tmp_path):
     yield make
     for collection in opened:
         collection.close()
+
+
+# --- Anki's own sync server -----------------------------------------------------------------
+
+USER, PASSWORD = "user", "pass"
+SERVER_START_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log_tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture
+def sync_server(tmp_path, monkeypatch):
+    """Anki's sync server on 127.0.0.1 with one user; yields its endpoint."""
+    # the sync client honours *_PROXY variables; loopback must never go through a proxy
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(var, ",".join(x for x in (os.environ.get(var), "127.0.0.1") if x))
+    port = free_port()
+    base = tmp_path / "server"
+    base.mkdir()
+    log_path = tmp_path / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNC_")}
+    env.update(SYNC_USER1=f"{USER}:{PASSWORD}", SYNC_BASE=str(base), SYNC_HOST="127.0.0.1",
+               SYNC_PORT=str(port))
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "anki.syncserver"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"sync server exited with status {proc.returncode}:\n"
+                            f"{_log_tail(log_path)}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"sync server did not accept connections on port {port} "
+                                f"within {SERVER_START_TIMEOUT:.0f}s:\n{_log_tail(log_path)}")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

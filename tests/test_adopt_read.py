@@ -19,12 +19,10 @@ from generator.media import MediaResolver
 from generator.model import Kind
 from generator.parse import parse_file
 from generator.render import render_file
+from tests.conftest import PNG
 
 pytestmark = pytest.mark.anki
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
-                    "000049454e44ae426082")
 MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" + bytes(64)
 
 

@@ -26,13 +26,10 @@ import pytest
 import generator.lock
 import generator.package
 from generator.cli import main
-from tests.conftest import ROOT, make_project
+from tests.conftest import PNG, ROOT, make_project
 
 GOOD = "# Good\n\n## q1\n\na1\n"
 ADD_Q2 = GOOD + "\n## q2\n\na2\n"  # same deck, so the build targets the same package
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
-                    "000049454e44ae426082")
 NOTHING_WRITTEN = "nothing was written"
 RESTORE = ("restore it from git, or pass --reset-lock to rebuild it from the sources "
            "(reworded cards then get new identities)")

@@ -21,13 +21,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from generator.cli import main
-from tests.conftest import Anki
+from tests.conftest import PNG, Anki
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.anki]  # each example is imported into Anki
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
-                    "000049454e44ae426082")
 LOCATED_ERROR = re.compile(r"^[^:]+:\d+:\d+: E\d{3} ")
 SUMMARY = re.compile(r"built (\S+): (\d+) decks?, (\d+) notes? \((\d+) new, (\d+) changed, "
                      r"(\d+) unchanged, (\d+) removed from sources\), (\d+) media files?, "

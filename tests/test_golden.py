@@ -14,18 +14,16 @@ and review the diff in git: the expected files are the specification, so read th
 
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 
 import pytest
 
 from generator.media import MediaResolver
 from generator.render import render_file
+from tests.conftest import compare_golden
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(GOLDEN.glob("*.md"))
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def render_case(md: Path) -> str:
@@ -59,21 +57,7 @@ def render_case(md: Path) -> str:
 
 @pytest.mark.parametrize("md", CASES, ids=[p.stem for p in CASES])
 def test_golden(md: Path):
-    expected_path = md.with_suffix(".html")
-    actual = render_case(md)
-    if UPDATE:
-        expected_path.write_text(actual, encoding="utf-8", newline="\n")
-        return
-    if not expected_path.exists():
-        pytest.fail(f"{expected_path.name} is missing; run with UPDATE_GOLDEN=1 to write it")
-    expected = expected_path.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(expected.splitlines(keepends=True),
-                                    actual.splitlines(keepends=True),
-                                    fromfile=f"golden/{expected_path.name} (expected)",
-                                    tofile=f"golden/{expected_path.name} (actual)")
-        pytest.fail("rendering differs from the golden file:\n" + "".join(diff),
-                    pytrace=False)
+    compare_golden(md.with_suffix(".html"), render_case(md))
 
 
 def test_cases_found():

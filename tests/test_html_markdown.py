@@ -12,17 +12,15 @@ and read the diff in git: the expected files are the specification.
 
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 
 import pytest
 
 from generator.html_markdown import Converted, render_field, round_trip, to_markdown
+from tests.conftest import compare_golden
 
 ADOPT = Path(__file__).resolve().parent / "golden" / "adopt"
 FIELDS = sorted(p for p in ADOPT.glob("*.html") if not p.name.endswith(".out.html"))
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 # what each lossy sample keeps as raw HTML; every other sample keeps nothing
 KEPT = {
@@ -37,30 +35,14 @@ def _field(path: Path) -> tuple[str, bool]:
     return path.read_text(encoding="utf-8").removesuffix("\n"), path.name.startswith("cloze")
 
 
-def _compare(path: Path, actual: str) -> None:
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8", newline="\n")
-        return
-    if not path.exists():
-        pytest.fail(f"{path.name} is missing; run with UPDATE_GOLDEN=1 to write it")
-    expected = path.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(expected.splitlines(keepends=True),
-                                    actual.splitlines(keepends=True),
-                                    fromfile=f"adopt/{path.name} (expected)",
-                                    tofile=f"adopt/{path.name} (actual)")
-        pytest.fail(f"{path.name} differs from the golden file:\n" + "".join(diff),
-                    pytrace=False)
-
-
 @pytest.mark.parametrize("field", FIELDS, ids=[p.stem for p in FIELDS])
 def test_golden_pair(field: Path):
     html, cloze = _field(field)
     converted = to_markdown(html, cloze)
-    _compare(field.with_suffix(".md"), converted.markdown + "\n")
+    compare_golden(field.with_suffix(".md"), converted.markdown + "\n")
     rendered, errors = render_field(converted.markdown, cloze)
     assert errors == []
-    _compare(field.with_name(field.stem + ".out.html"), rendered + "\n")
+    compare_golden(field.with_name(field.stem + ".out.html"), rendered + "\n")
 
 
 @pytest.mark.parametrize("field", FIELDS, ids=[p.stem for p in FIELDS])

@@ -25,8 +25,8 @@ import pytest
 
 from generator.cli import main
 from tests.conftest import ROOT, Anki, make_project
-from tests.test_sync import (PASSWORD, USER, full_sync, normal_sync, reply_name,  # noqa: F401
-                             sync_server, tiny_png, wait_for_media_sync)
+from tests.test_sync import (PASSWORD, USER, full_sync, normal_sync, reply_name,
+                             tiny_png, wait_for_media_sync)
 
 pytestmark = pytest.mark.anki
 

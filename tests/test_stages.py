@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 
 from generator import atomic, build, pool, speedups
-from tests.conftest import make_project
+from tests.conftest import PNG, make_project
 
 NOW = 1_800_000_000
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2a0a4d10000"
-                    "000049454e44ae426082")
 
 
 @pytest.fixture

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_project, copy_seed
+from tests.conftest import PASSWORD, USER, build_project, copy_seed
 
 pytestmark = pytest.mark.anki
 
-USER, PASSWORD = "user", "pass"
 NOW = 1_800_000_000
-SERVER_START_TIMEOUT = 20.0
 MEDIA_SYNC_TIMEOUT = 20.0
 CARDS_FILE = "march-2025-flashcards.md"
 
@@ -41,60 +36,6 @@ def tiny_png() -> bytes:
     pixels = zlib.compress(b"\x00\x00")  # filter byte, one pixel
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
             + chunk(b"IEND", b""))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _log_tail(path: Path, chars: int = 2000) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
-    except OSError:
-        return "(no log)"
-
-
-@pytest.fixture
-def sync_server(tmp_path, monkeypatch):
-    """Anki's sync server on 127.0.0.1 with one user; yields its endpoint."""
-    # the sync client honours *_PROXY variables; loopback must never go through a proxy
-    for var in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(var, ",".join(x for x in (os.environ.get(var), "127.0.0.1") if x))
-    port = free_port()
-    base = tmp_path / "server"
-    base.mkdir()
-    log_path = tmp_path / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNC_")}
-    env.update(SYNC_USER1=f"{USER}:{PASSWORD}", SYNC_BASE=str(base), SYNC_HOST="127.0.0.1",
-               SYNC_PORT=str(port))
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "anki.syncserver"], env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"sync server exited with status {proc.returncode}:\n"
-                            f"{_log_tail(log_path)}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"sync server did not accept connections on port {port} "
-                                f"within {SERVER_START_TIMEOUT:.0f}s:\n{_log_tail(log_path)}")
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 def _reply():
