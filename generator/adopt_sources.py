@@ -118,14 +118,6 @@ _SAFE_MEDIA = re.compile(r"^(?![A-Za-z][A-Za-z0-9+.-]*:)(?!\.)[^/\\%#?\x00-\x1f\
 _IMG = re.compile(r"<img\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)
 _SRC = re.compile(r"""(\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 _SOUND = re.compile(r"\[sound:([^\]]*)\]")
-_REMOTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
-
-
-def _media_names(html: str) -> list[str]:
-    names = [unescape(m.group(2) or m.group(3) or m.group(4) or "")
-             for tag in _IMG.findall(html) for m in [_SRC.search(tag)] if m]
-    names += [unescape(name) for name in _SOUND.findall(html)]
-    return [n for n in names if n and not _REMOTE.match(n)]
 
 
 def _media_name(name: str, taken: set[str]) -> str:
@@ -270,7 +262,7 @@ def markdown_sources(notes: list[Existing], existing_files: Iterable[str] = froz
                      ) -> Written:
     """The Markdown files for `notes`: one per deck, each note one card (its first field
     the front, its second the back), checked by parsing each file back."""
-    from generator.html_markdown import to_markdown
+    from generator.html_markdown import media_of, to_markdown
 
     existing = list(existing_files)
     by_deck: dict[str, list[Existing]] = {}
@@ -282,7 +274,7 @@ def markdown_sources(notes: list[Existing], existing_files: Iterable[str] = froz
     taken_media: set[str] = set()
     for note in notes:
         for html in note.fields:
-            for name in _media_names(html):
+            for name in media_of(html):
                 if name not in media:
                     media[name] = _media_name(name, taken_media)
 

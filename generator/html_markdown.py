@@ -84,7 +84,7 @@ _OPTIONS = ConversionOptions(extract_metadata=False, bullets="-", newline_style=
 
 def to_markdown(html: str, cloze: bool = False) -> Converted:
     """One field as Markdown, checked by `round_trip`; `cloze`: a cloze note's field."""
-    media = _media(html)
+    media = media_of(html)
     if not html.strip():
         return Converted("", (), media)
     why = "it holds private-use characters" if _PUA.search(html) else ""
@@ -384,11 +384,14 @@ def _attr(tag: _Token, name: str) -> str:
                  if key.lower() == name), "")
 
 
-def _media(html: str) -> tuple[str, ...]:
-    """Local files the field shows or plays, as named in it."""
-    names = [t.text[7:-1] if t.kind == "sound" else _attr(t, "src") for t in _tokens(html)
-             if t.kind == "sound" or t.name == "img" and not t.closing]
-    return tuple(dict.fromkeys(n for n in names if n and not re.match(r"\w+:", n)))
+def media_of(html: str) -> tuple[str, ...]:
+    """Local files the field shows or plays, as named in it (not URLs)."""
+    names = [unescape(t.text[7:-1]) if t.kind == "sound" else _attr(t, "src")
+             for t in _tokens(html) if t.kind == "sound" or t.name == "img" and not t.closing]
+    return tuple(dict.fromkeys(n for n in names if n and not _REMOTE.match(n)))
+
+
+_REMOTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
 
 
 def _shown(value: object) -> str:
