@@ -354,7 +354,13 @@ def _card(path, deck, kind, file_tags, heading, heading_map, end, lines, protect
     back_start = split + 1 if split is not None else first
     back = _block(lines[back_start:end])
     front = heading + ("\n\n" + extra_front if extra_front else "")
-    if CLOZE_RE.search(front) or (not typed and CLOZE_RE.search(back)):
+
+    def clozes_in(start: int, stop: int) -> bool:
+        # not in a code block: highlighted, Anki sees no cloze there (it is code shown)
+        return any(n not in code and CLOZE_RE.search(lines[n]) for n in range(start, stop))
+
+    if CLOZE_RE.search(heading) or (split is not None and clozes_in(first, split)) or (
+            not typed and clozes_in(back_start, end)):
         kind = Kind.CLOZE  # a cloze in the answer too: the heading is its title
 
     if not heading and not extra_front:

@@ -166,10 +166,15 @@ def test_cloze_numbers_are_the_cards_anki_makes():
     assert cloze_numbers(text) == [1, 3, MAX_CLOZE]
 
 
-def test_a_cloze_only_inside_code_is_an_error_not_a_note_without_cards(tmp_path):
+def test_a_cloze_only_inside_code_is_code_shown_not_a_card_without_cards(tmp_path):
     """Found by the fuzz test: `{{c1::` in a fence made the card a cloze card whose text
-    Anki reads no cloze in, so the import made a note with no card at all."""
+    Anki reads no cloze in, so the import made a note with no card at all. Cloze syntax
+    in a code block is code shown; a card typed as cloze with no other cloze is E604."""
     root = make_project(tmp_path, {"a.md": "## 0\n```PY\n{{c1::\n"})
+    compiled = build.compile_project(build.load_project(cwd=root), NOW)
+    assert compiled.diagnostics == () and compiled.notes[0].card.kind.value == "basic"
+    root = make_project(tmp_path / "1", {"a.md": "## 0\n<!-- type: cloze -->\n```PY\n"
+                                                  "{{c1::x}}\n```\n"})
     diagnostics = build.compile_project(build.load_project(cwd=root), NOW).diagnostics
     assert [(d.code, str(d.pos)) for d in diagnostics] == [("E604", "a.md:1:1")]
     assert "makes no card in Anki" in diagnostics[0].message
